@@ -459,7 +459,6 @@ LAYOUT = frozenset(
         "api",
         "app",
         "conftest",
-        "contracts",
         "deploy",
         "docs",
         "domains",
@@ -490,9 +489,7 @@ LAYOUT = frozenset(
 
 def render_jinja() -> str:
     """The jinja twin of these lists, as ``includes/reserved.jinja`` holds it."""
-    lines = [
-        "{#- Written by `python -m archgen.reserved`; edit src/archgen/reserved.py. -#}"
-    ]
+    lines = ["{#- Written by `python -m archgen.reserved`; edit src/archgen/reserved.py. -#}"]
     for name in ("KEYWORDS", "BUILTINS", "STDLIB", "DEPENDENCIES", "LAYOUT"):
         items = ", ".join(f'"{item}"' for item in sorted(globals()[name]))
         lines.append(f"{{%- set {name} = [{items}] -%}}")

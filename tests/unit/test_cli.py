@@ -1,0 +1,218 @@
+"""archgen's command line, driven through click's CliRunner (stdin is not a terminal)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+from archgen import __version__, render
+from archgen.cli import main
+from archgen.template import CANONICAL_TEMPLATE_URL
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+def answers_of(project: Path) -> dict[str, object]:
+    return yaml.safe_load((project / ".copier-answers.yml").read_text())
+
+
+def assert_bad_input(result: Result, *fragments: str) -> None:
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("Error: ")
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def leftovers(parent: Path) -> list[str]:
+    return sorted(p.name for p in parent.iterdir())
+
+
+def test_version_from_the_script_and_the_module() -> None:
+    assert run("--version").output.strip() == f"archgen, version {__version__}"
+    module = subprocess.run(
+        [sys.executable, "-m", "archgen", "--version"], capture_output=True, text=True, check=True
+    )
+    assert module.stdout.strip() == f"archgen, version {__version__}"
+
+
+def test_help_explains_the_commands_and_options() -> None:
+    assert {"new", "update"} <= set(run("--help").output.split())
+    text = run("new", "--help").output
+    for option in ("--defaults", "--data", "--answers-file", "--force", "--template", "--no-git"):
+        assert option in text
+
+
+def test_defaults_render_a_committed_project_that_records_its_template(tmp_path: Path) -> None:
+    dest = tmp_path / "svc"
+    result = run("new", str(dest), "--defaults")
+    assert result.exit_code == 0, result.output
+    recorded = answers_of(dest)
+    assert recorded["_src_path"] == CANONICAL_TEMPLATE_URL
+    assert recorded["_commit"] == __version__
+    assert recorded["domains"] == ["orders", "payments"]
+    log = subprocess.run(["git", "log", "--oneline"], cwd=dest, capture_output=True, text=True)
+    assert len(log.stdout.splitlines()) == 1
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=dest, capture_output=True, text=True)
+    assert status.stdout == ""
+    assert f"cd {dest}" in result.output and "make test" in result.output
+    assert leftovers(tmp_path) == ["svc"]
+
+
+def test_template_url_is_a_setting_and_an_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ARCHGEN_TEMPLATE_URL", "https://example.invalid/mirror.git")
+    assert run("new", str(tmp_path / "a"), "--defaults").exit_code == 0
+    assert answers_of(tmp_path / "a")["_src_path"] == "https://example.invalid/mirror.git"
+    assert run("new", str(tmp_path / "b"), "--defaults", "--template", "/srv/fork").exit_code == 0
+    assert answers_of(tmp_path / "b")["_src_path"] == "/srv/fork"
+
+
+@pytest.mark.parametrize(
+    "value", ["orders,payments", "[orders, payments]", '["orders", "payments"]', " orders , payments ,"]
+)
+def test_list_answers_given_as_strings_become_lists(tmp_path: Path, value: str) -> None:
+    result = run("new", str(tmp_path / "svc"), "--defaults", "--data", f"domains={value}")
+    assert result.exit_code == 0, result.output
+    assert answers_of(tmp_path / "svc")["domains"] == ["orders", "payments"]
+
+
+def test_a_single_domain_string_is_one_domain_not_one_per_character(tmp_path: Path) -> None:
+    result = run("new", str(tmp_path / "svc"), "--defaults", "--data", "domains=orders")
+    assert result.exit_code == 0, result.output
+    assert answers_of(tmp_path / "svc")["domains"] == ["orders"]
+    domains = tmp_path / "svc" / "src" / "my_service" / "domains"
+    assert sorted(p.name for p in domains.iterdir() if p.is_dir()) == ["orders"]
+
+
+@pytest.mark.parametrize(
+    ("data", "fragments"),
+    [
+        ("domains=orders,class", ('"class"', "keyword")),
+        ("domains=orders,email", ('"email"', "standard-library")),
+        ("domains=orders,Orders", ('"Orders"', "same thing as", '"orders"')),
+        ("domains=ørders", ('"\\u00f8rders"', "non-ASCII")),
+        ("domains=[]", ("domains is empty",)),
+        ("domains=[orders", ("not a valid YAML list",)),
+        ("project_name=Email", ('"email"', "standard-library")),
+        ("package_name=redis", ('"redis"', "dependency")),
+        ("architecture=microservices", ('"microservices"', "choose from modular-monolith")),
+        ("protocols=soap", ('"soap"', "not offered")),
+        ("python_version=2.7", ('"2.7"', "choose from 3.11, 3.12, 3.13")),
+        ("colour=blue", ("unknown answer 'colour'",)),
+        ("domains", ("not KEY=VALUE",)),
+    ],
+)
+def test_bad_answers_exit_2_with_one_line_and_write_nothing(
+    tmp_path: Path, data: str, fragments: tuple[str, ...]
+) -> None:
+    result = run("new", str(tmp_path / "svc"), "--defaults", "--data", data)
+    assert_bad_input(result, *fragments)
+    assert leftovers(tmp_path) == []
+
+
+def test_without_a_terminal_missing_answers_are_named(tmp_path: Path) -> None:
+    result = run("new", str(tmp_path / "svc"), "--data", "project_name=Shop")
+    assert_bad_input(result, "no terminal", "domains", "api_versioning", "--defaults")
+    assert "project_name," not in result.output
+    assert leftovers(tmp_path) == []
+
+
+def test_a_complete_answers_file_needs_no_defaults_and_data_wins(tmp_path: Path) -> None:
+    answers = tmp_path / "answers.yml"
+    answers.write_text(
+        yaml.safe_dump(
+            {
+                "_src_path": "ignored",
+                "project_name": "Acme Shop",
+                "package_name": "acme_shop",
+                "description": "Sells things",
+                "domains": "orders,people",
+                "architecture": "modular-monolith",
+                "protocols": ["rest"],
+                "api_versioning": "url",
+                "messaging": "none",
+                "python_version": 3.12,
+            }
+        )
+    )
+    result = run("new", str(tmp_path / "svc"), "-a", str(answers), "-d", "api_versioning=header")
+    assert result.exit_code == 0, result.output
+    recorded = answers_of(tmp_path / "svc")
+    assert recorded["domains"] == ["orders", "people"]
+    assert recorded["api_versioning"] == "header"
+    assert recorded["python_version"] == "3.12"
+    assert recorded["_src_path"] == CANONICAL_TEMPLATE_URL
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"), [("- a\n- b\n", "must be a YAML mapping"), ("a: [\n", "not valid YAML")]
+)
+def test_a_bad_answers_file_is_named(tmp_path: Path, content: str, fragment: str) -> None:
+    (tmp_path / "answers.yml").write_text(content)
+    result = run("new", str(tmp_path / "svc"), "--defaults", "-a", str(tmp_path / "answers.yml"))
+    assert_bad_input(result, "answers.yml", fragment)
+    result = run("new", str(tmp_path / "svc"), "--defaults", "-a", str(tmp_path / "missing.yml"))
+    assert_bad_input(result, "missing.yml", "cannot be read")
+    assert leftovers(tmp_path) == ["answers.yml"]
+
+
+def test_a_non_empty_destination_is_refused_then_taken_with_force(tmp_path: Path) -> None:
+    dest = tmp_path / "svc"
+    dest.mkdir()
+    (dest / "NOTES.md").write_text("mine")
+    (dest / ".copier-answers.yml").write_text("mine too")
+    assert_bad_input(run("new", str(dest), "--defaults"), "not empty", "--force")
+    assert leftovers(dest) == [".copier-answers.yml", "NOTES.md"]
+    assert (dest / ".copier-answers.yml").read_text() == "mine too"
+
+    result = run("new", str(dest), "--defaults", "--force")
+    assert result.exit_code == 0, result.output
+    assert (dest / "NOTES.md").read_text() == "mine"
+    assert answers_of(dest)["_commit"] == __version__
+
+
+def test_an_empty_destination_folder_is_fine(tmp_path: Path) -> None:
+    (tmp_path / "svc").mkdir()
+    assert run("new", str(tmp_path / "svc"), "--defaults").exit_code == 0
+    assert (tmp_path / "svc" / ".git").is_dir()
+
+
+def test_a_failure_after_rendering_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_git(project: Path) -> bool:
+        assert (project / ".copier-answers.yml").is_file()  # the render itself succeeded
+        raise render.RenderError("git commit failed: injected")
+
+    monkeypatch.setattr(render, "_git_init", broken_git)
+    result = run("new", str(tmp_path / "deep" / "er" / "svc"), "--defaults")
+    assert result.exit_code == 1
+    assert "git commit failed: injected; nothing was written" in result.output
+    assert leftovers(tmp_path) == []
+
+
+def test_ctrl_c_while_rendering_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import copier
+
+    real_copy = copier.run_copy
+
+    def interrupted(*args: object, **kwargs: object) -> object:
+        real_copy(*args, **kwargs)  # a half-written temp tree exists now
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(copier, "run_copy", interrupted)
+    result = run("new", str(tmp_path / "svc"), "--defaults")
+    assert result.exit_code == 130
+    assert "nothing was written" in result.output
+    assert leftovers(tmp_path) == []
