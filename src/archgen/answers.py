@@ -114,7 +114,10 @@ def _reserved_error(kind: str, raw: Any, name: str) -> str | None:
     if name in reserved.KEYWORDS:
         return f"{kind} {_show(raw)} is a Python keyword; choose another name"
     if name in reserved.BUILTINS:
-        return f"{kind} {_show(raw)} would shadow the Python builtin {_show(name)}; choose another name"
+        return (
+            f"{kind} {_show(raw)} would shadow the Python builtin {_show(name)}; "
+            "choose another name"
+        )
     if name in reserved.STDLIB:
         return (
             f"{kind} {_show(raw)} would shadow the standard-library module {_show(name)}; "
@@ -293,7 +296,8 @@ def load_answers_file(path: Path) -> dict[str, Any]:
     except OSError as error:
         raise AnswerError(f"answers file {str(path)!r} cannot be read: {error.strerror}") from None
     except yaml.YAMLError as error:
-        raise AnswerError(f"answers file {str(path)!r} is not valid YAML ({_yaml_problem(error)})") from None
+        problem = _yaml_problem(error)
+        raise AnswerError(f"answers file {str(path)!r} is not valid YAML ({problem})") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

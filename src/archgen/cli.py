@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -67,7 +67,8 @@ def main() -> None:
     "-a",
     "--answers-file",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="A YAML file of answers (e.g. another project's .copier-answers.yml); --data wins over it.",
+    help="A YAML file of answers (e.g. another project's .copier-answers.yml); "
+    "--data wins over it.",
 )
 @click.option(
     "--force", is_flag=True, help="Write into a non-empty DEST, replacing files of the same name."
@@ -204,7 +205,12 @@ def new(
     show_default=True,
     help="Leave conflicts as <<<<<<< markers in the file, or as .rej files beside it.",
 )
-def update(project: Path, data_pairs: tuple[str, ...], vcs_ref: str | None, conflict: str) -> None:
+def update(
+    project: Path,
+    data_pairs: tuple[str, ...],
+    vcs_ref: str | None,
+    conflict: Literal["inline", "rej"],
+) -> None:
     """Pull template improvements into PROJECT (default: the current folder).
 
     A thin wrapper on `copier update`: it needs a clean git work tree, re-renders the

@@ -33,7 +33,7 @@ def _engine() -> inflect.engine:
     def unchecked(target: Any = None, **_options: Any) -> Any:
         return target if target is not None else (lambda inner: inner)
 
-    typeguard.typechecked = unchecked  # type: ignore[assignment]
+    typeguard.typechecked = unchecked
     try:
         import inflect
     finally:
@@ -67,12 +67,12 @@ def _split_last(name: str) -> tuple[str, str]:
 
 def _singular_word(word: str) -> str:
     engine = _engine()
-    singular = engine.singular_noun(word)  # type: ignore[arg-type]
+    singular = engine.singular_noun(word)
     if not singular:
         return word
     # inflect strips a trailing "s" from singular words such as "bus" or "analysis";
     # a word whose own plural is more than "+s" ("buses", "analyses") is singular.
-    if engine.plural_noun(word) not in (word + "s", word):  # type: ignore[arg-type]
+    if engine.plural_noun(word) not in (word + "s", word):
         return word
     return str(singular)
 
@@ -84,4 +84,4 @@ def singular(name: str) -> str:
 
 def plural(name: str) -> str:
     head, last = _split_last(singular(name))
-    return head + str(_engine().plural_noun(last))  # type: ignore[arg-type]
+    return head + str(_engine().plural_noun(last))

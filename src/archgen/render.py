@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -195,7 +195,11 @@ def _one_line(error: object) -> str:
 
 
 def update_project(
-    project: Path, *, data: Mapping[str, Any], vcs_ref: str | None, conflict: str
+    project: Path,
+    *,
+    data: Mapping[str, Any],
+    vcs_ref: str | None,
+    conflict: Literal["inline", "rej"],
 ) -> list[str]:
     """``copier update`` the project; returns the files left with conflicts."""
     import copier

@@ -62,13 +62,17 @@ def test_defaults_render_a_committed_project_that_records_its_template(tmp_path:
     assert recorded["domains"] == ["orders", "payments"]
     log = subprocess.run(["git", "log", "--oneline"], cwd=dest, capture_output=True, text=True)
     assert len(log.stdout.splitlines()) == 1
-    status = subprocess.run(["git", "status", "--porcelain"], cwd=dest, capture_output=True, text=True)
+    status = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=dest, capture_output=True, text=True
+    )
     assert status.stdout == ""
     assert f"cd {dest}" in result.output and "make test" in result.output
     assert leftovers(tmp_path) == ["svc"]
 
 
-def test_template_url_is_a_setting_and_an_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_template_url_is_a_setting_and_an_option(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ARCHGEN_TEMPLATE_URL", "https://example.invalid/mirror.git")
     assert run("new", str(tmp_path / "a"), "--defaults").exit_code == 0
     assert answers_of(tmp_path / "a")["_src_path"] == "https://example.invalid/mirror.git"
@@ -77,7 +81,8 @@ def test_template_url_is_a_setting_and_an_option(tmp_path: Path, monkeypatch: py
 
 
 @pytest.mark.parametrize(
-    "value", ["orders,payments", "[orders, payments]", '["orders", "payments"]', " orders , payments ,"]
+    "value",
+    ["orders,payments", "[orders, payments]", '["orders", "payments"]', " orders , payments ,"],
 )
 def test_list_answers_given_as_strings_become_lists(tmp_path: Path, value: str) -> None:
     result = run("new", str(tmp_path / "svc"), "--defaults", "--data", f"domains={value}")
@@ -154,7 +159,8 @@ def test_a_complete_answers_file_needs_no_defaults_and_data_wins(tmp_path: Path)
 
 
 @pytest.mark.parametrize(
-    ("content", "fragment"), [("- a\n- b\n", "must be a YAML mapping"), ("a: [\n", "not valid YAML")]
+    ("content", "fragment"),
+    [("- a\n- b\n", "must be a YAML mapping"), ("a: [\n", "not valid YAML")],
 )
 def test_a_bad_answers_file_is_named(tmp_path: Path, content: str, fragment: str) -> None:
     (tmp_path / "answers.yml").write_text(content)

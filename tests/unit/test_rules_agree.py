@@ -60,7 +60,9 @@ def test_jinja_derives_the_same_names_as_inflect(name: str) -> None:
 
 def test_reserved_jinja_is_written_from_reserved_py() -> None:
     on_disk = (REPO_ROOT / "includes" / "reserved.jinja").read_text()
-    assert on_disk == reserved.render_jinja(), "run: python -m archgen.reserved > includes/reserved.jinja"
+    assert on_disk == reserved.render_jinja(), (
+        "run: python -m archgen.reserved > includes/reserved.jinja"
+    )
 
 
 def test_reserved_lists_cover_this_interpreter() -> None:
