@@ -1,0 +1,74 @@
+"""Render projects over a stated matrix and run each one's own checks and tests:
+ruff (lint + format), mypy (strict), pytest, with its integration tests against the
+PostgreSQL server on this machine.  A skipped or xfailed test inside a generated
+project fails here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.generated.harness import POSTGRES_URL, Project, render
+
+# One domain and four awkward ones; both versionings; every supported Python.
+MATRIX = {
+    "one-domain-header-py312": {
+        "domains": "orders",
+        "api_versioning": "header",
+        "python_version": "3.12",
+    },
+    "awkward-url-py311": {
+        "project_name": "Acme Shop",
+        "domains": "[Order-Items, people, categories, statuses]",
+        "api_versioning": "url",
+        "python_version": "3.11",
+    },
+    "awkward-header-py313": {
+        "project_name": "HTTP Gateway 2",
+        "domains": "[Order-Items, people, categories, statuses]",
+        "api_versioning": "header",
+        "python_version": "3.13",
+    },
+    "one-domain-url-py312": {
+        "domains": "[Addresses]",
+        "api_versioning": "url",
+        "python_version": "3.12",
+    },
+}
+
+pytestmark = pytest.mark.generated
+
+
+@pytest.fixture(scope="module", params=sorted(MATRIX))
+def project(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, template_repo: Path
+) -> Project:
+    dest = tmp_path_factory.mktemp(request.param) / "project"
+    rendered = render(dest, template_repo, MATRIX[request.param])
+    rendered.install()
+    return rendered
+
+
+def test_lint_format_and_types_pass(project: Project) -> None:
+    project.run("ruff", "check", ".")
+    project.run("ruff", "format", "--check", ".")
+    project.run("mypy")
+
+
+def test_its_tests_pass_on_sqlite_and_postgresql_with_none_skipped(project: Project) -> None:
+    report = project.pytest(DATABASE_URL=POSTGRES_URL)
+    assert report.returncode == 0, report.output
+    assert report.failures == report.errors == 0, report.output
+    assert report.skipped == 0, f"skipped or xfailed tests in a generated project:\n{report.output}"
+    on_postgres = [name for name in report.names if "postgres" in name]
+    assert on_postgres, "the integration tests did not run against PostgreSQL"
+    assert report.tests > len(on_postgres)
+
+
+def test_without_database_url_integration_tests_are_deselected_not_skipped(
+    project: Project,
+) -> None:
+    report = project.pytest("-m", "integration")
+    assert report.tests == 0 and report.skipped == 0, report.output
+    assert "deselected" in report.output
