@@ -21,4 +21,6 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
 
 
 def test_readme_has_one_command_that_installs_and_renders_on_defaults() -> None:
-    assert any("pip install" in b and "archgen new" in b and "--defaults" in b for b in bash_blocks())
+    assert any(
+        "pip install" in b and "archgen new" in b and "--defaults" in b for b in bash_blocks()
+    )
