@@ -137,8 +137,9 @@ def _place(out: Path, dest: Path) -> None:
         os.replace(out, dest)
         return
     if not any(dest.iterdir()):
-        dest.rmdir()
-        os.replace(out, dest)
+        # Move the entries, not the folder: DEST may be someone's working directory.
+        for item in out.iterdir():
+            os.replace(item, dest / item.name)
         return
     # --force into a non-empty folder: lay the files over what is there; keep the
     # folder's own git history if it has one.

@@ -186,10 +186,16 @@ def test_a_non_empty_destination_is_refused_then_taken_with_force(tmp_path: Path
     assert answers_of(dest)["_commit"] == __version__
 
 
-def test_an_empty_destination_folder_is_fine(tmp_path: Path) -> None:
+def test_an_empty_destination_folder_is_fine_even_as_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "svc").mkdir()
-    assert run("new", str(tmp_path / "svc"), "--defaults").exit_code == 0
-    assert (tmp_path / "svc" / ".git").is_dir()
+    inode = (tmp_path / "svc").stat().st_ino
+    monkeypatch.chdir(tmp_path / "svc")
+    assert run("new", ".", "--defaults").exit_code == 0
+    assert (tmp_path / "svc").stat().st_ino == inode  # the same folder, not a replacement
+    assert Path(".git").is_dir()
+    assert leftovers(tmp_path) == ["svc"]
 
 
 def test_a_failure_after_rendering_leaves_nothing_behind(
