@@ -22,7 +22,10 @@ from archgen import naming, reserved
 from archgen.template import jinja_environment
 
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
-DOMAIN_MAX_LENGTH = 30
+# The longest generated identifier is the child table's foreign key name,
+# fk_<plural>_notes_<singular>_id: about 2x the domain + 15, within PostgreSQL's 63.
+# Alembic's version_num column (32) bounds the revision id <domain>_0001 too.
+DOMAIN_MAX_LENGTH = 24
 PACKAGE_MAX_LENGTH = 50
 PROTOCOLS = ("rest",)
 

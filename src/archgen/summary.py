@@ -61,7 +61,8 @@ def next_steps(result: Rendered, answers: Mapping[str, Any]) -> str:
             f"  cd {result.path}",
             f"  {python} -m venv .venv && . .venv/bin/activate",
             "  make install   # the service and its dev tools, at the pinned versions",
-            "  make test      # lint, type check and tests",
+            "  make lint      # ruff and mypy (strict)",
+            "  make test      # unit, API, contract and migration tests",
             "  make run       # serves http://127.0.0.1:8000 (docs at /docs)",
         ]
     )

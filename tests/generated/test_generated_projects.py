@@ -5,6 +5,7 @@ project fails here."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ MATRIX = {
     },
     "awkward-header-py313": {
         "project_name": "HTTP Gateway 2",
-        "domains": "[Order-Items, people, categories, statuses]",
+        "domains": "[Order-Items, people, categories, CustomerLoyaltyRewards]",
         "api_versioning": "header",
         "python_version": "3.13",
     },
@@ -51,9 +52,32 @@ def project(
 
 
 def test_lint_format_and_types_pass(project: Project) -> None:
-    project.run("ruff", "check", ".")
-    project.run("ruff", "format", "--check", ".")
-    project.run("mypy")
+    # `make lint` is ruff check, ruff format --check and mypy (strict).
+    output = project.run("make", "lint").stdout
+    assert "ruff check" in output and "mypy" in output
+    assert "Success: no issues found" in output
+
+
+def test_make_contracts_changes_nothing_right_after_generation(project: Project) -> None:
+    project.run("make", "contracts")
+    assert project.run("git", "status", "--porcelain", "--", "contracts").stdout == ""
+
+
+def test_the_contract_test_fails_when_a_route_drifts(project: Project) -> None:
+    rest = sorted((project.path / "src" / project.package / "domains").glob("*/api/rest.py"))[0]
+    original = rest.read_text()
+    edited = re.sub(r'prefix="/([a-z-]+)"', r'prefix="/\1-renamed"', original, count=1)
+    assert edited != original
+    rest.write_text(edited)
+    try:
+        drifted = project.pytest("tests/contract")
+        assert drifted.failures >= 1, drifted.output
+        assert "make contracts" in drifted.output
+        project.run("make", "contracts")
+        assert project.pytest("tests/contract").returncode == 0
+    finally:
+        rest.write_text(original)
+        project.run("git", "checkout", "--", "contracts")
 
 
 def test_its_tests_pass_on_sqlite_and_postgresql_with_none_skipped(project: Project) -> None:

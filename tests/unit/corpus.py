@@ -26,7 +26,7 @@ GOOD_DOMAINS = [
     "kpi2",
     "_private",
     "x",
-    "a" * 30,
+    "a" * 24,
 ]
 
 BAD_DOMAINS = [
@@ -61,7 +61,7 @@ BAD_DOMAINS = [
     "health",
     "outbox",
     "events",
-    "a" * 31,
+    "a" * 25,
     42,
     None,
     ["orders"],

@@ -30,6 +30,13 @@ def rendered_model(project: Path) -> Path:
     return project / "src" / "my_service" / "domains" / "orders" / "model.py"
 
 
+def add_note_at_the_top(source: Path) -> None:
+    """A template change near the top of the file, after its jinja preamble."""
+    lines = source.read_text().splitlines(keepends=True)
+    first = next(i for i, line in enumerate(lines) if not line.startswith("{%"))
+    source.write_text("".join([*lines[:first], "# template 0.2.0 note\n", *lines[first:]]))
+
+
 def release(repo: Path, tag: str) -> None:
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", f"release {tag}")
@@ -54,9 +61,7 @@ def test_update_merges_template_changes_with_user_edits(tmp_path: Path) -> None:
     project = new_project(tmp_path, repo)
     user_edits_model(project)
 
-    source = domain_file(repo)
-    lines = source.read_text().splitlines(keepends=True)
-    source.write_text("".join([lines[0], "# template 0.2.0 note\n", *lines[1:]]))
+    add_note_at_the_top(domain_file(repo))
     (repo / "template" / "CHANGELOG.md").write_text("# Changes\n")
     release(repo, NEXT)
 
@@ -129,9 +134,7 @@ def test_a_project_from_an_installed_wheel_updates_with_plain_copier(tmp_path: P
     assert yaml.safe_load((project / ".copier-answers.yml").read_text())["_commit"] == __version__
     user_edits_model(project)
 
-    source = domain_file(repo)
-    lines = source.read_text().splitlines(keepends=True)
-    source.write_text("".join([lines[0], "# template 0.2.0 note\n", *lines[1:]]))
+    add_note_at_the_top(domain_file(repo))
     release(repo, NEXT)
 
     # ...and the project it made updates with nothing but plain copier.

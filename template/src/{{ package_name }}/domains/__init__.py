@@ -1,0 +1,1 @@
+"""The bounded contexts, one subpackage each.  A domain never imports another."""

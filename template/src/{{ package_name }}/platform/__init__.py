@@ -1,0 +1,1 @@
+"""The shared kernel every domain builds on; it imports no domain."""

@@ -1,0 +1,131 @@
+"""Which files a project gets for which answers, and what they say (pytest-copie)."""
+
+from __future__ import annotations
+
+import ast
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+DOMAIN_FILES = [
+    "__init__.py",
+    "model.py",
+    "service.py",
+    "repository.py",
+    "tables.py",
+    "api/__init__.py",
+    "api/rest.py",
+    "api/schemas.py",
+]
+
+
+def render(copie: Any, template_repo: Path, **answers: Any) -> Path:
+    result = copie.copy(extra_answers=answers, template_dir=template_repo)
+    assert result.exit_code == 0, result.exception
+    return Path(result.project_dir)
+
+
+@pytest.mark.parametrize(
+    ("domains", "modules", "routes"),
+    [
+        (["orders"], ["orders"], ["orders"]),
+        (
+            ["Order-Items", "people", "categories", "statuses"],
+            ["order_items", "people", "categories", "statuses"],
+            ["order-items", "people", "categories", "statuses"],
+        ),
+    ],
+)
+def test_every_domain_gets_its_modules_migration_tests_and_paths(
+    copie: Any, template_repo: Path, domains: list[str], modules: list[str], routes: list[str]
+) -> None:
+    project = render(copie, template_repo, project_name="Acme Shop", domains=domains)
+    package = project / "src" / "acme_shop"
+    assert sorted(p.name for p in (package / "domains").iterdir() if p.is_dir()) == sorted(modules)
+    for module in modules:
+        for name in DOMAIN_FILES:
+            assert (package / "domains" / module / name).is_file(), f"{module}/{name}"
+        assert (project / "migrations" / "versions" / f"{module}_0001_initial.py").is_file()
+        assert (project / "tests" / "api" / f"test_{module}.py").is_file()
+    migrations = sorted((project / "migrations" / "versions").glob("*.py"))
+    assert len(migrations) == len(modules)
+    for migration in migrations:
+        revision = re.search(r'^revision[^=]*= "([^"]+)"', migration.read_text(), re.M)
+        down = re.search(r"^down_revision[^=]*= (.+)$", migration.read_text(), re.M)
+        assert revision and revision.group(1) == migration.name.removesuffix("_initial.py")
+        assert down and down.group(1).strip() == "None", "each domain is its own branch"
+    openapi = yaml.safe_load((project / "contracts" / "openapi.yaml").read_text())
+    for route in routes:
+        assert f"/{route}" in openapi["paths"]
+        assert f"/{route}/{{id}}" in openapi["paths"] or any(
+            p.startswith(f"/{route}/{{") for p in openapi["paths"]
+        )
+    for path in ("/healthz", "/readyz"):
+        assert path in openapi["paths"]
+
+
+def test_header_versioning_negotiates_the_vendor_media_type(copie: Any, template_repo: Path) -> None:
+    project = render(copie, template_repo, project_name="Acme Shop", api_versioning="header")
+    versioning = (project / "src" / "acme_shop" / "platform" / "versioning.py").read_text()
+    assert "application/vnd.acme-shop" in versioning
+    openapi = yaml.safe_load((project / "contracts" / "openapi.yaml").read_text())
+    assert not any(path.startswith("/v1/") for path in openapi["paths"])
+    assert "application/vnd.acme-shop.v1+json" in (project / "contracts" / "openapi.yaml").read_text()
+
+
+def test_url_versioning_prefixes_the_domain_routes(copie: Any, template_repo: Path) -> None:
+    project = render(copie, template_repo, api_versioning="url", domains=["orders"])
+    openapi = yaml.safe_load((project / "contracts" / "openapi.yaml").read_text())
+    assert "/v1/orders" in openapi["paths"]
+    assert "/orders" not in openapi["paths"]
+    assert "/healthz" in openapi["paths"]
+    assert "vnd." not in (project / "src" / "my_service" / "platform" / "versioning.py").read_text()
+
+
+@pytest.mark.parametrize("version", ["3.11", "3.12", "3.13"])
+def test_python_version_sets_the_tool_docker_and_ci_targets(
+    copie: Any, template_repo: Path, version: str
+) -> None:
+    project = render(copie, template_repo, python_version=version)
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["requires-python"] == ">=3.11"
+    assert pyproject["tool"]["ruff"]["target-version"] == "py" + version.replace(".", "")
+    assert pyproject["tool"]["mypy"]["python_version"] == version
+    assert (project / ".python-version").read_text().strip() == version
+    assert f"python:{version}-slim" in (project / "deploy" / "Dockerfile").read_text()
+    assert version in (project / ".github" / "workflows" / "ci.yml").read_text()
+
+
+def test_constraints_pin_every_dependency(copie: Any, template_repo: Path) -> None:
+    project = render(copie, template_repo)
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    pins = {}
+    for line in (project / "constraints.txt").read_text().splitlines():
+        if match := re.match(r"^([A-Za-z0-9_.\-\[\]]+)==(\S+)", line):
+            pins[re.sub(r"\[.*\]", "", match.group(1)).lower().replace("_", "-")] = match.group(2)
+    declared = pyproject["project"]["dependencies"] + pyproject["project"]["optional-dependencies"]["dev"]
+    for requirement in declared:
+        name = re.split(r"[\[<>=!~; ]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+        assert name in pins, f"{name} is not pinned in constraints.txt"
+        assert re.search(r"[<>=~]", requirement), f"{requirement} has no version range"
+
+
+def test_every_setting_is_documented_in_readme_and_env_example(copie: Any, template_repo: Path) -> None:
+    project = render(copie, template_repo)
+    tree = ast.parse((project / "src" / "my_service" / "settings.py").read_text())
+    settings = next(node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "Settings")
+    names = [
+        node.target.id.upper()
+        for node in settings.body
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+    ]
+    assert "DATABASE_URL" in names and "NAMESPACE" in names
+    readme = (project / "README.md").read_text()
+    env_example = (project / ".env.example").read_text()
+    for name in names:
+        assert f"`{name}`" in readme, f"{name} is missing from README.md"
+        assert re.search(rf"^#? ?{name}=", env_example, re.M), f"{name} is missing from .env.example"
