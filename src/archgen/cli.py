@@ -58,7 +58,7 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("dest", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("dest", type=click.Path(path_type=Path))
 @click.option(
     "--defaults", is_flag=True, help="Use the default for every answer not given; never prompt."
 )

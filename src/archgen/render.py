@@ -209,6 +209,17 @@ def update_project(
         raise DestinationError(
             f"{str(project)!r} has no {ANSWERS_FILE}; run this in a project made by archgen"
         )
+    inside = _git(project, "rev-parse", "--is-inside-work-tree")
+    if inside.returncode != 0 or inside.stdout.strip() != "true":
+        raise DestinationError(
+            f"{str(project)!r} is not a git repository; copier update merges through git: "
+            "run `git init && git add -A && git commit -m init` first"
+        )
+    if _git(project, "status", "--porcelain").stdout.strip():
+        raise DestinationError(
+            f"{str(project)!r} has uncommitted changes; commit or stash them first, "
+            "so the update's changes can be reviewed and undone on their own"
+        )
     try:
         copier.run_update(
             str(project),

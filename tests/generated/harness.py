@@ -91,9 +91,9 @@ class Report:
 
     @classmethod
     def read(cls, path: Path, result: subprocess.CompletedProcess[str]) -> Report:
-        output = result.stdout[-8000:] + result.stderr[-3000:]
+        output = result.stdout + result.stderr
         if not path.exists():
-            raise AssertionError(f"pytest wrote no report ({result.returncode}):\n{output}")
+            raise AssertionError(f"pytest wrote no report ({result.returncode}):\n{output[-8000:]}")
         root = ElementTree.parse(path).getroot()
         suite = root if root.tag == "testsuite" else root.find("testsuite")
         assert suite is not None

@@ -228,3 +228,24 @@ def test_ctrl_c_while_rendering_leaves_nothing_behind(
     assert result.exit_code == 130
     assert "nothing was written" in result.output
     assert leftovers(tmp_path) == []
+
+
+def test_a_file_as_destination_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "svc").write_text("a file")
+    assert_bad_input(run("new", str(tmp_path / "svc"), "--defaults"), "is a file")
+    assert (tmp_path / "svc").read_text() == "a file"
+
+
+@pytest.mark.parametrize("stdin", ["< /dev/null", "0<&-", "<<< 'Acme'"])
+def test_a_closed_or_piped_stdin_never_reaches_a_prompt(tmp_path: Path, stdin: str) -> None:
+    archgen = Path(sys.executable).with_name("archgen")
+    script = f"{archgen} new {tmp_path / 'svc'} --data project_name=Shop {stdin}"
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "Error: no terminal to ask for: package_name, description, domains, architecture, "
+        "protocols, api_versioning, messaging, python_version; pass --defaults to use their "
+        "defaults, or give them with --data KEY=VALUE"
+    ]
+    assert leftovers(tmp_path) == []

@@ -5,13 +5,13 @@ named) when they touch the same one."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 from click.testing import CliRunner
+from uv import find_uv_bin
 
 from archgen import __version__
 from archgen.cli import main
@@ -99,9 +99,42 @@ def test_update_refuses_a_folder_that_is_not_a_project(tmp_path: Path) -> None:
     assert "has no .copier-answers.yml" in result.output
 
 
+def test_update_refuses_uncommitted_changes_and_touches_nothing(tmp_path: Path) -> None:
+    repo = make_template_repo(tmp_path / "template")
+    project = new_project(tmp_path, repo)
+    model = rendered_model(project)
+    model.write_text(model.read_text() + USER_LINE)
+    result = CliRunner().invoke(main, ["update", str(project)])
+    assert result.exit_code == 2
+    assert "uncommitted changes" in result.output and "commit or stash" in result.output
+    assert model.read_text().endswith(USER_LINE)
+
+
+def test_adding_a_domain_by_update_keeps_applied_migrations_untouched(tmp_path: Path) -> None:
+    repo = make_template_repo(tmp_path / "template")
+    project = new_project(tmp_path, repo)
+    user_edits_model(project)
+    versions = project / "migrations" / "versions"
+    before = {p.name: p.read_bytes() for p in versions.iterdir()}
+
+    result = CliRunner().invoke(
+        main, ["update", str(project), "--data", "domains=orders,payments,refunds"]
+    )
+    assert result.exit_code == 0, result.output
+    after = {p.name: p.read_bytes() for p in versions.iterdir()}
+    assert set(after) == set(before) | {"refunds_0001_initial.py"}
+    assert all(after[name] == content for name, content in before.items())
+    assert (project / "src" / "my_service" / "domains" / "refunds" / "api" / "rest.py").is_file()
+    assert rendered_model(project).read_text().endswith(USER_LINE)
+    assert yaml.safe_load((project / ".copier-answers.yml").read_text())["domains"] == [
+        "orders",
+        "payments",
+        "refunds",
+    ]
+
+
 def test_a_project_from_an_installed_wheel_updates_with_plain_copier(tmp_path: Path) -> None:
-    uv = shutil.which("uv")
-    assert uv, "uv is a test dependency"
+    uv = find_uv_bin()  # the `uv` test dependency; its bin folder may not be on PATH
     wheels = tmp_path / "wheels"
     subprocess.run([uv, "build", "--wheel", "-q", "-o", str(wheels), str(REPO_ROOT)], check=True)
     venv = tmp_path / "venv"
