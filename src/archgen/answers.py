@@ -287,6 +287,11 @@ def complete(
             else default_for(question, answers, template_root)
         )
         if error := answer_error(question, value):
+            if name == "package_name" and name not in given:
+                error = (
+                    f"{error} (it is derived from project_name "
+                    f"{_show(answers['project_name'])}; or set package_name yourself)"
+                )
             raise AnswerError(error)
         answers[name] = value
     return answers

@@ -44,6 +44,12 @@ def _parse_data(pairs: tuple[str, ...]) -> dict[str, str]:
     return data
 
 
+def _recorded_url(url: str) -> str:
+    """A local template path is recorded absolute: `copier update` runs from elsewhere."""
+    path = Path(url).expanduser()
+    return str(path.resolve()) if "://" not in url and path.exists() else url
+
+
 DATA_HELP = (
     "An answer, KEY=VALUE (repeatable). Lists as YAML/JSON or comma-separated: "
     "domains='[orders, payments]' or domains=orders,payments."
@@ -163,7 +169,7 @@ def new(
         result = render.new_project(
             dest,
             answers,
-            src_url=template_url or default_url(),
+            src_url=_recorded_url(template_url or default_url()),
             ref=template_ref(),
             force=force,
             git=not no_git,

@@ -5,6 +5,7 @@ into place only when everything (render, answers stamp, git init) has succeeded.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -19,6 +20,7 @@ from archgen.template import export_template, template_root
 
 ANSWERS_FILE = ".copier-answers.yml"
 CONFLICT_MARKER = "<<<<<<< "
+VERSION_TAG = re.compile(r"v?\d+(\.\d+)*([a-z]+\d*)?")
 
 
 class RenderError(RuntimeError):
@@ -220,6 +222,7 @@ def update_project(
             f"{str(project)!r} has uncommitted changes; commit or stash them first, "
             "so the update's changes can be reviewed and undone on their own"
         )
+    _check_template_reachable(project)
     try:
         copier.run_update(
             str(project),
@@ -235,6 +238,29 @@ def update_project(
     except (copier.errors.CopierError, ValueError) as error:
         raise RenderError(f"copier could not update the project: {_one_line(error)}") from None
     return conflicted_files(project)
+
+
+def _check_template_reachable(project: Path) -> None:
+    """Name the real problem when the recorded template or tag can't be had; copier
+    would fail later with a git error about a missing revision."""
+    recorded = yaml.safe_load((project / ANSWERS_FILE).read_text(encoding="utf-8")) or {}
+    url, commit = recorded.get("_src_path"), recorded.get("_commit")
+    if not url:
+        raise DestinationError(f"{ANSWERS_FILE} records no _src_path; set it to the template's URL")
+    listing = _git(project, "ls-remote", "--tags", str(url))
+    if listing.returncode != 0:
+        raise RenderError(
+            f"cannot read the template repository {url!r} ({_one_line(listing.stderr)}); "
+            f"check the network, or point _src_path in {ANSWERS_FILE} at a reachable clone"
+        )
+    tags = {
+        line.split("refs/tags/", 1)[-1].removesuffix("^{}") for line in listing.stdout.splitlines()
+    }
+    if commit and VERSION_TAG.fullmatch(str(commit)) and str(commit) not in tags:
+        raise RenderError(
+            f"the template repository {url!r} has no tag {commit!r}, the version this project "
+            "was made from; copier needs it to tell your edits from the template's"
+        )
 
 
 def conflicted_files(project: Path) -> list[str]:

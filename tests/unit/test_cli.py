@@ -78,6 +78,10 @@ def test_template_url_is_a_setting_and_an_option(
     assert answers_of(tmp_path / "a")["_src_path"] == "https://example.invalid/mirror.git"
     assert run("new", str(tmp_path / "b"), "--defaults", "--template", "/srv/fork").exit_code == 0
     assert answers_of(tmp_path / "b")["_src_path"] == "/srv/fork"
+    (tmp_path / "clone").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert run("new", "c", "--defaults", "--template", "./clone").exit_code == 0
+    assert answers_of(tmp_path / "c")["_src_path"] == str(tmp_path / "clone")
 
 
 @pytest.mark.parametrize(
@@ -107,7 +111,10 @@ def test_a_single_domain_string_is_one_domain_not_one_per_character(tmp_path: Pa
         ("domains=ørders", ('"\\u00f8rders"', "non-ASCII")),
         ("domains=[]", ("domains is empty",)),
         ("domains=[orders", ("not a valid YAML list",)),
-        ("project_name=Email", ('"email"', "standard-library")),
+        (
+            "project_name=Email",
+            ('package_name "email"', 'derived from project_name "Email"'),
+        ),
         ("package_name=redis", ('"redis"', "dependency")),
         ("architecture=microservices", ('"microservices"', "choose from modular-monolith")),
         ("protocols=soap", ('"soap"', "not offered")),

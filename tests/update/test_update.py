@@ -133,6 +133,15 @@ def test_adding_a_domain_by_update_keeps_applied_migrations_untouched(tmp_path: 
     ]
 
 
+def test_update_names_a_template_repository_without_the_recorded_tag(tmp_path: Path) -> None:
+    repo = make_template_repo(tmp_path / "template", tag="0.0.9")
+    project = new_project(tmp_path, repo)  # records this archgen's version as the tag
+    result = CliRunner().invoke(main, ["update", str(project)])
+    assert result.exit_code == 1
+    assert f"has no tag '{__version__}'" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_a_project_from_an_installed_wheel_updates_with_plain_copier(tmp_path: Path) -> None:
     uv = find_uv_bin()  # the `uv` test dependency; its bin folder may not be on PATH
     wheels = tmp_path / "wheels"
