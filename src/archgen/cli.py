@@ -56,11 +56,19 @@ DATA_HELP = (
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    invoke_without_command=True,
+)
 @click.version_option(__version__, "-V", "--version", prog_name="archgen")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """archgen renders backend services that already work (contracts, tests, migrations
-    wired in) from a copier template, and keeps them up to date with `archgen update`."""
+    wired in) from a copier template, and keeps them up to date with `archgen update`.
+
+    Start with `archgen new DEST`; `archgen COMMAND --help` explains each command."""
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
 
 
 @main.command()
@@ -197,7 +205,8 @@ def new(
     "data_pairs",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Change an answer. " + DATA_HELP,
+    help="Change an answer (KEY=VALUE, repeatable; lists as in `archgen new`), "
+    "e.g. --data domains=orders,payments,refunds to add a domain.",
 )
 @click.option(
     "--vcs-ref",
