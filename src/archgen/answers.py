@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 # Alembic's version_num column (32) bounds the revision id <domain>_0001 too.
 DOMAIN_MAX_LENGTH = 24
 PACKAGE_MAX_LENGTH = 50
-PROTOCOLS = ("rest",)
+PROTOCOLS = ("rest", "graphql", "grpc")
 
 
 class AnswerError(ValueError):
@@ -41,6 +41,7 @@ class Question:
     help: str
     default: Any
     choices: dict[str, str] = field(default_factory=dict)  # value -> label
+    when: Any = True  # copier's `when`: a bool or a jinja expression of earlier answers
 
     @property
     def is_list(self) -> bool:
@@ -63,6 +64,7 @@ def load_questions(template_root: Path) -> dict[str, Question]:
             help=spec.get("help", name),
             default=spec.get("default"),
             choices={str(value): str(label) for label, value in raw_choices.items()},
+            when=spec.get("when", True),
         )
     return questions
 
@@ -224,12 +226,15 @@ def description_error(raw: Any) -> str | None:
 
 def protocols_error(protocols: Any) -> str | None:
     if not isinstance(protocols, list) or not protocols:
-        return f"protocols {_show(protocols)} must be a non-empty list, e.g. [rest]"
+        return f'protocols {_show(protocols)} must be a non-empty list, e.g. ["rest"]'
+    seen: list[str] = []
     for protocol in protocols:
         if protocol not in PROTOCOLS:
-            return (
-                f"protocol {_show(protocol)} is not offered; choose from {_show(list(PROTOCOLS))}"
-            )
+            offered = _show(list(PROTOCOLS))
+            return f"protocol {_show(protocol)} is not offered; choose from {offered}"
+        if protocol in seen:
+            return f"protocol {_show(protocol)} is listed twice; list each once"
+        seen.append(protocol)
     return None
 
 
@@ -263,8 +268,27 @@ def default_for(question: Question, answers: Mapping[str, Any], template_root: P
     return default
 
 
-def missing(questions: Iterable[str], answers: Mapping[str, Any]) -> list[str]:
-    return [name for name in questions if name not in answers]
+def applies(question: Question, answers: Mapping[str, Any], template_root: Path) -> bool:
+    """Whether copier would ask ``question`` after ``answers`` (its ``when``)."""
+    if isinstance(question.when, str):
+        rendered = jinja_environment(template_root).from_string(question.when).render(**answers)
+        return rendered.strip().lower() not in {"", "false", "no", "0", "none"}
+    return bool(question.when)
+
+
+def missing(
+    questions: Mapping[str, Question], given: Mapping[str, Any], template_root: Path
+) -> list[str]:
+    """The questions that apply and have no answer in ``given``."""
+    answers: dict[str, Any] = {}
+    absent: list[str] = []
+    for name, question in questions.items():
+        if name in given:
+            answers[name] = normalise(question, given[name])
+        elif applies(question, answers, template_root):
+            absent.append(name)
+            answers[name] = default_for(question, answers, template_root)
+    return absent
 
 
 def check_keys(questions: Mapping[str, Question], given: Mapping[str, Any]) -> None:
@@ -281,6 +305,8 @@ def complete(
     check_keys(questions, given)
     answers: dict[str, Any] = {}
     for name, question in questions.items():
+        if name not in given and not applies(question, answers, template_root):
+            continue
         value = (
             normalise(question, given[name])
             if name in given

@@ -145,7 +145,7 @@ def new(
             from archgen import prompts
 
             given = prompts.ask_missing(questions, given, root)
-        elif not defaults and (missing := rules.missing(questions, given)):
+        elif not defaults and (missing := rules.missing(questions, given, root)):
             raise BadInput(
                 f"no terminal to ask for: {', '.join(missing)}; "
                 "pass --defaults to use their defaults, or give them with --data KEY=VALUE"

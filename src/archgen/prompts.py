@@ -35,6 +35,8 @@ def ask_missing(
         if name in given:
             answers[name] = rules.normalise(question, given[name])
             continue
+        if not rules.applies(question, answers, template_root):
+            continue
         default = rules.default_for(question, answers, template_root)
         answers[name] = _ask(question, default)
     return answers
@@ -44,7 +46,10 @@ def _ask(question: Question, default: Any) -> Any:
     if question.name == "domains":
         return ask_domains(default)
     if question.name == "protocols":
-        choices = [questionary.Choice(p, value=p, checked=p in default) for p in rules.PROTOCOLS]
+        labels = {"rest": "REST (OpenAPI)", "graphql": "GraphQL (Strawberry)", "grpc": "gRPC"}
+        choices = [
+            questionary.Choice(labels[p], value=p, checked=p in default) for p in rules.PROTOCOLS
+        ]
         return questionary.checkbox(
             question.help,
             choices=choices,

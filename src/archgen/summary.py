@@ -27,27 +27,35 @@ def computed(answers: Mapping[str, Any], root: Path) -> dict[str, Any]:
 def describe(dest: Path, answers: Mapping[str, Any], root: Path) -> str:
     extra = computed(answers, root)
     slug = extra["project_slug"]
-    if answers["api_versioning"] == "header":
-        versioning = f"header (Accept: application/vnd.{slug}.v1+json)"
-        prefix = ""
-    else:
-        versioning = "url (/v1/...)"
+    protocols = list(answers["protocols"])
+    prefix = ""
+    if "rest" in protocols and answers.get("api_versioning", "header") == "header":
+        protocols[protocols.index("rest")] = (
+            f"rest (versioned by Accept: application/vnd.{slug}.v1+json)"
+        )
+    elif "rest" in protocols:
+        protocols[protocols.index("rest")] = "rest (versioned by URL: /v1/...)"
         prefix = "/v1"
     lines = [
         f"archgen will create {dest}:",
         f"  project       {answers['project_name']} (package {answers['package_name']})",
         f"  architecture  {answers['architecture']}",
-        f"  protocols     {', '.join(answers['protocols'])}; API versioning by {versioning}",
+        f"  protocols     {', '.join(protocols)}",
         f"  messaging     {answers['messaging']}",
         f"  python        {answers['python_version']}",
         "  domains",
     ]
     width = max(len(spec["module"]) for spec in extra["domain_specs"])
     for spec in extra["domain_specs"]:
-        lines.append(
-            f"    {spec['module']:<{width}}  aggregate {spec['class_name']}, "
-            f"REST {prefix}/{spec['route']}, table {spec['table']}"
-        )
+        surfaces = [f"aggregate {spec['class_name']}"]
+        if "rest" in answers["protocols"]:
+            surfaces.append(f"REST {prefix}/{spec['route']}")
+        if "graphql" in answers["protocols"]:
+            surfaces.append(f"GraphQL {spec['class_name']}")
+        if "grpc" in answers["protocols"]:
+            surfaces.append(f"gRPC {spec['class_name']}Service")
+        surfaces.append(f"table {spec['table']}")
+        lines.append(f"    {spec['module']:<{width}}  {', '.join(surfaces)}")
     return "\n".join(lines)
 
 

@@ -119,4 +119,13 @@ PACKAGE_NAMES = [
 
 DESCRIPTIONS = ["A shop", "", "  ", "two\nlines", None]
 
-PROTOCOL_LISTS = [["rest"], [], "rest", ["grpc"], ["rest", "soap"], None]
+PROTOCOL_LISTS = [
+    ["rest"],
+    ["graphql", "grpc"],
+    ["rest", "graphql", "grpc"],
+    [],
+    "rest",
+    ["rest", "soap"],
+    ["grpc", "grpc"],
+    None,
+]

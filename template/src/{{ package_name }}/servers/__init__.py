@@ -1,0 +1,1 @@
+"""One module per protocol the service speaks; each mounts every domain's adapter."""
