@@ -256,3 +256,28 @@ def test_a_closed_or_piped_stdin_never_reaches_a_prompt(tmp_path: Path, stdin: s
         "defaults, or give them with --data KEY=VALUE"
     ]
     assert leftovers(tmp_path) == []
+
+
+def test_api_versioning_is_asked_and_recorded_only_with_rest(tmp_path: Path) -> None:
+    result = run("new", str(tmp_path / "svc"), "--data", "protocols=graphql,grpc")
+    assert_bad_input(result, "no terminal", "domains")
+    assert "api_versioning" not in result.output
+    result = run("new", str(tmp_path / "svc"), "--defaults", "--data", "protocols=[graphql]")
+    assert result.exit_code == 0, result.output
+    recorded = answers_of(tmp_path / "svc")
+    assert recorded["protocols"] == ["graphql"]
+    assert "api_versioning" not in recorded
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("rest,rest", "listed twice"),
+        ("[]", "non-empty list"),
+        ("rest,soap", '"soap" is not offered'),
+    ],
+)
+def test_bad_protocol_sets_are_refused(tmp_path: Path, value: str, fragment: str) -> None:
+    result = run("new", str(tmp_path / "svc"), "--defaults", "--data", f"protocols={value}")
+    assert_bad_input(result, fragment)
+    assert leftovers(tmp_path) == []
