@@ -161,9 +161,15 @@ def _identifier_error(kind: str, raw: Any, name: str, max_length: int) -> str | 
 
 
 def domain_error(raw: Any) -> str | None:
-    return _identifier_error(
+    error = _identifier_error(
         "domain", raw, naming.snake(raw) if isinstance(raw, str) else "", DOMAIN_MAX_LENGTH
     )
+    if error is None and (cls := naming.pascal(naming.singular(raw))) in reserved.CLASS_NAMES:
+        return (
+            f"domain {_show(raw)} gets the class name {_show(cls)}, which the generated "
+            "code already uses; choose another name"
+        )
+    return error
 
 
 def domains_error(domains: Any) -> str | None:
@@ -182,8 +188,15 @@ def domains_error(domains: Any) -> str | None:
                 "remove one of them"
             )
         seen[key] = raw
+    classes = {raw: naming.pascal(naming.singular(raw)) for raw in domains}
     for raw in domains:
         for other in domains:
+            derived = [classes[other] + suffix for suffix in reserved.TYPE_SUFFIXES]
+            if raw != other and classes[raw] in derived:
+                return (
+                    f"domain {_show(raw)} gets the class name {_show(classes[raw])}, "
+                    f"a type {_show(other)} already defines; choose another name"
+                )
             if naming.plural(raw) == naming.plural(other) + "_notes":
                 return (
                     f"domain {_show(raw)} clashes with the notes table of {_show(other)}; "

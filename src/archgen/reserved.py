@@ -486,12 +486,53 @@ LAYOUT = frozenset(
     }
 )
 
+# Type names the generated code already defines in shared namespaces (GraphQL schema,
+# OpenAPI components): a domain's class name may not be one of them.
+CLASS_NAMES = frozenset(
+    {
+        "Base",
+        "Connection",
+        "Context",
+        "Database",
+        "DateTime",
+        "Edge",
+        "Health",
+        "Mutation",
+        "Node",
+        "PageInfo",
+        "Problem",
+        "ProblemError",
+        "Query",
+        "Schema",
+        "Settings",
+    }
+)
+
+# Every domain's derived type names are <Class><suffix>: another domain's class may not be
+# one of them (e.g. "order_connections" would clash with the OrderConnection of "orders").
+TYPE_SUFFIXES = (
+    "Changes",
+    "Connection",
+    "Create",
+    "Draft",
+    "Edge",
+    "Note",
+    "NoteIn",
+    "NoteInput",
+    "Page",
+    "Status",
+    "Update",
+)
+
 
 def render_jinja() -> str:
     """The jinja twin of these lists, as ``includes/reserved.jinja`` holds it."""
     lines = ["{#- Written by `python -m archgen.reserved`; edit src/archgen/reserved.py. -#}"]
-    for name in ("KEYWORDS", "BUILTINS", "STDLIB", "DEPENDENCIES", "LAYOUT"):
+    for name in ("KEYWORDS", "BUILTINS", "STDLIB", "DEPENDENCIES", "LAYOUT", "CLASS_NAMES"):
         items = ", ".join(f'"{item}"' for item in sorted(globals()[name]))
+        lines.append(f"{{%- set {name} = [{items}] -%}}")
+    for name in ("TYPE_SUFFIXES",):
+        items = ", ".join(f'"{item}"' for item in globals()[name])
         lines.append(f"{{%- set {name} = [{items}] -%}}")
     return "\n".join(lines) + "\n"
 

@@ -55,7 +55,7 @@ MATRIX = {
     },
 }
 # Protocols whose template is complete; the matrix runs the sets made of them.
-READY = {"rest"}
+READY = {"rest", "graphql"}
 
 
 def protocols_of(answers: dict[str, str]) -> set[str]:
@@ -114,6 +114,26 @@ def test_the_contract_test_fails_when_a_route_drifts(project: Project) -> None:
         assert project.pytest("tests/contract").returncode == 0
     finally:
         rest.write_text(original)
+        project.run("git", "checkout", "--", "contracts")
+
+
+@pytest.mark.parametrize("project", serving("graphql"), indirect=True)
+def test_the_schema_test_fails_when_a_graphql_field_drifts(project: Project) -> None:
+    adapter = sorted((project.path / "src" / project.package / "domains").glob("*/api/graphql.py"))[
+        0
+    ]
+    original = adapter.read_text()
+    edited = original.replace("Bumped by every change", "Changed by every edit", 1)
+    assert edited != original
+    adapter.write_text(edited)
+    try:
+        drifted = project.pytest("tests/contract")
+        assert drifted.failures >= 1, drifted.output[-4000:]
+        assert "contracts/schema.graphql is stale: run `make contracts`" in drifted.output
+        project.run("make", "contracts")
+        assert project.pytest("tests/contract").returncode == 0
+    finally:
+        adapter.write_text(original)
         project.run("git", "checkout", "--", "contracts")
 
 

@@ -129,3 +129,42 @@ def test_every_setting_is_documented_in_readme_and_env_example(copie: Any, templ
     for name in names:
         assert f"`{name}`" in readme, f"{name} is missing from README.md"
         assert re.search(rf"^#? ?{name}=", env_example, re.M), f"{name} is missing from .env.example"
+
+
+PROTOCOL_FILES = {
+    "rest": [
+        "contracts/openapi.yaml",
+        "src/my_service/servers/rest.py",
+        "src/my_service/domains/people/api/rest.py",
+        "src/my_service/domains/people/api/schemas.py",
+        "src/my_service/platform/versioning.py",
+        "tests/api/test_people.py",
+        "tests/contract/test_openapi.py",
+    ],
+    "graphql": [
+        "contracts/schema.graphql",
+        "src/my_service/servers/graphql.py",
+        "src/my_service/domains/people/api/graphql.py",
+    ],
+    "grpc": [
+        "contracts/proto/my_service/people/v1/people.proto",
+        "src/my_service/servers/grpc.py",
+        "src/my_service/domains/people/api/grpc.py",
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    "protocols",
+    [["rest"], ["graphql"], ["grpc"], ["rest", "graphql"], ["graphql", "grpc"], ["rest", "graphql", "grpc"]],
+    ids=lambda p: "+".join(p),
+)
+def test_each_protocol_brings_its_files_and_only_those(
+    copie: Any, template_repo: Path, protocols: list[str]
+) -> None:
+    project = render(copie, template_repo, protocols=protocols, domains=["people"])
+    for protocol, files in PROTOCOL_FILES.items():
+        for name in files:
+            assert (project / name).is_file() == (protocol in protocols), name
+    for always in ("src/my_service/platform/health.py", "tests/api/test_health.py"):
+        assert (project / always).is_file()
