@@ -26,7 +26,8 @@ IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 # fk_<plural>_notes_<singular>_id: about 2x the domain + 15, within PostgreSQL's 63.
 # Alembic's version_num column (32) bounds the revision id <domain>_0001 too.
 DOMAIN_MAX_LENGTH = 24
-PACKAGE_MAX_LENGTH = 50
+# Generated imports are written to stay formatted up to this length (tested).
+PACKAGE_MAX_LENGTH = 30
 PROTOCOLS = ("rest", "graphql", "grpc")
 
 

@@ -41,9 +41,10 @@ MATRIX = {
         "domains": "categories",
         "python_version": "3.12",
     },
-    "all-one-domain-url-py312": {
+    "all-longest-names-url-py312": {
+        "project_name": "Acme Shop Order Management Svc",  # the longest package name
         "protocols": "rest,graphql,grpc",
-        "domains": "Order-Items",
+        "domains": "CustomerLoyaltyRewards",  # the longest domain name
         "api_versioning": "url",
         "python_version": "3.12",
     },
@@ -55,7 +56,7 @@ MATRIX = {
     },
 }
 # Protocols whose template is complete; the matrix runs the sets made of them.
-READY = {"rest", "graphql"}
+READY = {"rest", "graphql", "grpc"}
 
 
 def protocols_of(answers: dict[str, str]) -> set[str]:
@@ -135,6 +136,50 @@ def test_the_schema_test_fails_when_a_graphql_field_drifts(project: Project) -> 
     finally:
         adapter.write_text(original)
         project.run("git", "checkout", "--", "contracts")
+
+
+def first_proto(project: Project) -> Path:
+    return sorted((project.path / "contracts" / "proto").rglob("*.proto"))[0]
+
+
+@pytest.mark.parametrize("project", serving("grpc"), indirect=True)
+def test_a_proto_edit_without_new_stubs_fails_until_make_contracts(project: Project) -> None:
+    proto = first_proto(project)
+    original = proto.read_text()
+    edited = re.sub(
+        r"(  google\.protobuf\.Timestamp created_at = 3;\n)\}",
+        r"\1  string drift_probe = 4;\n}",
+        original,
+        count=1,
+    )
+    assert edited != original
+    proto.write_text(edited)
+    try:
+        drifted = project.pytest("tests/contract")
+        assert drifted.failures >= 1, drifted.output[-4000:]
+        assert "stale stubs: run `make contracts`" in drifted.output
+        project.run("make", "contracts")
+        assert project.pytest("tests/contract").returncode == 0
+    finally:
+        proto.write_text(original)
+        project.run("make", "contracts")
+
+
+@pytest.mark.parametrize("project", serving("grpc"), indirect=True)
+def test_the_proto_lint_rejects_a_camel_case_field(project: Project) -> None:
+    proto = first_proto(project)
+    original = proto.read_text()
+    edited = original.replace("  string name = 2;", "  string displayName = 2;", 1)
+    assert edited != original
+    proto.write_text(edited)
+    try:
+        project.run("make", "contracts")  # fresh stubs: only the naming rule can fail now
+        linted = project.pytest("tests/contract", "-k", "named")
+        assert linted.failures >= 1, linted.output[-4000:]
+        assert "displayName" in linted.output
+    finally:
+        proto.write_text(original)
+        project.run("make", "contracts")
 
 
 @pytest.mark.parametrize("project", ALL, indirect=True)

@@ -145,13 +145,23 @@ PROTOCOL_FILES = {
         "contracts/schema.graphql",
         "src/my_service/servers/graphql.py",
         "src/my_service/domains/people/api/graphql.py",
+        "tests/graphql/test_people.py",
+        "tests/graphql/test_limits.py",
+        "tests/contract/test_graphql_schema.py",
     ],
     "grpc": [
         "contracts/proto/my_service/people/v1/people.proto",
+        "hatch_build.py",
+        "src/my_service/protostubs.py",
+        "src/my_service/platform/rpc.py",
         "src/my_service/servers/grpc.py",
         "src/my_service/domains/people/api/grpc.py",
+        "tests/grpc/test_server.py",
+        "tests/grpc/test_people.py",
+        "tests/contract/test_proto.py",
     ],
 }
+PROTOCOL_FOLDERS = {"graphql": ["tests/graphql"], "grpc": ["contracts/proto", "tests/grpc"]}
 
 
 @pytest.mark.parametrize(
@@ -166,5 +176,8 @@ def test_each_protocol_brings_its_files_and_only_those(
     for protocol, files in PROTOCOL_FILES.items():
         for name in files:
             assert (project / name).is_file() == (protocol in protocols), name
+    for protocol, folders in PROTOCOL_FOLDERS.items():
+        for name in folders:
+            assert (project / name).is_dir() == (protocol in protocols), name
     for always in ("src/my_service/platform/health.py", "tests/api/test_health.py"):
         assert (project / always).is_file()

@@ -122,7 +122,8 @@ PACKAGE_NAMES = [
     "tests",
     "",
     "é",
-    "a" * 51,
+    "a" * 31,
+    "a" * 30,
     None,
 ]
 
