@@ -59,6 +59,18 @@ def describe(dest: Path, answers: Mapping[str, Any], root: Path) -> str:
     return "\n".join(lines)
 
 
+def _serves(answers: Mapping[str, Any]) -> str:
+    protocols = answers["protocols"]
+    served = []
+    if "rest" in protocols:
+        served.append("REST on http://127.0.0.1:8000 (docs at /docs)")
+    if "graphql" in protocols:
+        served.append("GraphQL at http://127.0.0.1:8000/graphql")
+    if "grpc" in protocols:
+        served.append("gRPC on 127.0.0.1:50051")
+    return "serves " + ", ".join(served)
+
+
 def next_steps(result: Rendered, answers: Mapping[str, Any]) -> str:
     python = f"python{answers['python_version']}"
     git = "a git repository with one commit" if result.committed else "no git repository"
@@ -71,6 +83,6 @@ def next_steps(result: Rendered, answers: Mapping[str, Any]) -> str:
             "  make install   # the service and its dev tools, at the pinned versions",
             "  make lint      # ruff and mypy (strict)",
             "  make test      # unit, API, contract and migration tests",
-            "  make run       # serves http://127.0.0.1:8000 (docs at /docs)",
+            f"  make run       # {_serves(answers)}",
         ]
     )
