@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from archgen import __version__
-from archgen.template import TEMPLATE_PARTS
+from archgen.template import export_template
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,15 +26,7 @@ def git(cwd: Path, *args: str) -> str:
 
 def make_template_repo(into: Path, tag: str = __version__) -> Path:
     """A git repository holding this work tree's template, committed and tagged."""
-    into.mkdir(parents=True, exist_ok=True)
-    for part in TEMPLATE_PARTS:
-        source = REPO_ROOT / part
-        if source.is_dir():
-            shutil.copytree(
-                source, into / part, ignore=shutil.ignore_patterns("__pycache__", "*.py[co]")
-            )
-        else:
-            shutil.copy2(source, into / part)
+    export_template(REPO_ROOT, into)
     git(into, "init", "-q")
     git(into, "add", "-A")
     git(into, "commit", "-q", "-m", "template")

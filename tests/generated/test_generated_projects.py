@@ -6,6 +6,7 @@ project fails here."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -103,39 +104,43 @@ def test_make_contracts_changes_nothing_right_after_generation(project: Project)
 @pytest.mark.parametrize("project", serving("rest"), indirect=True)
 def test_the_contract_test_fails_when_a_route_drifts(project: Project) -> None:
     rest = sorted((project.path / "src" / project.package / "domains").glob("*/api/rest.py"))[0]
-    original = rest.read_text()
-    edited = re.sub(r'prefix="/([a-z-]+)"', r'prefix="/\1-renamed"', original, count=1)
-    assert edited != original
-    rest.write_text(edited)
-    try:
-        drifted = project.pytest("tests/contract")
-        assert drifted.failures >= 1, drifted.output[-4000:]
-        assert "contracts/openapi.yaml is stale: run `make contracts`" in drifted.output
-        project.run("make", "contracts")
-        assert project.pytest("tests/contract").returncode == 0
-    finally:
-        rest.write_text(original)
-        project.run("git", "checkout", "--", "contracts")
+    assert_drift_is_caught(
+        project,
+        rest,
+        lambda text: re.sub(r'prefix="/([a-z-]+)"', r'prefix="/\1-renamed"', text, count=1),
+        "contracts/openapi.yaml is stale: run `make contracts`",
+    )
 
 
 @pytest.mark.parametrize("project", serving("graphql"), indirect=True)
 def test_the_schema_test_fails_when_a_graphql_field_drifts(project: Project) -> None:
-    adapter = sorted((project.path / "src" / project.package / "domains").glob("*/api/graphql.py"))[
-        0
-    ]
-    original = adapter.read_text()
-    edited = original.replace("Bumped by every change", "Changed by every edit", 1)
+    domains = project.path / "src" / project.package / "domains"
+    assert_drift_is_caught(
+        project,
+        sorted(domains.glob("*/api/graphql.py"))[0],
+        lambda text: text.replace("Bumped by every change", "Changed by every edit", 1),
+        "contracts/schema.graphql is stale: run `make contracts`",
+    )
+
+
+def assert_drift_is_caught(
+    project: Project, path: Path, edit: Callable[[str], str], message: str
+) -> None:
+    """Edit ``path``: the contract tests fail with ``message`` until `make contracts`."""
+    original = path.read_text()
+    edited = edit(original)
     assert edited != original
-    adapter.write_text(edited)
+    path.write_text(edited)
     try:
         drifted = project.pytest("tests/contract")
         assert drifted.failures >= 1, drifted.output[-4000:]
-        assert "contracts/schema.graphql is stale: run `make contracts`" in drifted.output
+        assert message in drifted.output
         project.run("make", "contracts")
         assert project.pytest("tests/contract").returncode == 0
     finally:
-        adapter.write_text(original)
+        path.write_text(original)
         project.run("git", "checkout", "--", "contracts")
+        project.run("make", "contracts")
 
 
 def first_proto(project: Project) -> Path:
@@ -144,25 +149,17 @@ def first_proto(project: Project) -> Path:
 
 @pytest.mark.parametrize("project", serving("grpc"), indirect=True)
 def test_a_proto_edit_without_new_stubs_fails_until_make_contracts(project: Project) -> None:
-    proto = first_proto(project)
-    original = proto.read_text()
-    edited = re.sub(
-        r"(  google\.protobuf\.Timestamp created_at = 3;\n)\}",
-        r"\1  string drift_probe = 4;\n}",
-        original,
-        count=1,
+    assert_drift_is_caught(
+        project,
+        first_proto(project),
+        lambda text: re.sub(
+            r"(  google\.protobuf\.Timestamp created_at = 3;\n)\}",
+            r"\1  string drift_probe = 4;\n}",
+            text,
+            count=1,
+        ),
+        "stale stubs: run `make contracts`",
     )
-    assert edited != original
-    proto.write_text(edited)
-    try:
-        drifted = project.pytest("tests/contract")
-        assert drifted.failures >= 1, drifted.output[-4000:]
-        assert "stale stubs: run `make contracts`" in drifted.output
-        project.run("make", "contracts")
-        assert project.pytest("tests/contract").returncode == 0
-    finally:
-        proto.write_text(original)
-        project.run("make", "contracts")
 
 
 @pytest.mark.parametrize("project", serving("grpc"), indirect=True)
