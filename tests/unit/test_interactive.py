@@ -101,3 +101,29 @@ def test_declining_the_summary_writes_nothing(tmp_path: Path) -> None:
     child.close()
     assert child.exitstatus == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_choosing_graphql_only_skips_the_rest_versioning_question(tmp_path: Path) -> None:
+    dest = tmp_path / "shop"
+    child = spawn(dest)
+    child.expect("human name")
+    child.send(ENTER)
+    for prompt in ("package name", "One line", "Domain 1:", "deployed"):
+        child.expect(prompt)
+        child.send(ENTER)
+    child.expect("API protocols")
+    child.send(" " + DOWN + " " + ENTER)  # untick rest, tick graphql
+    child.expect("message broker")  # no "How REST clients choose an API version"
+    assert "API version" not in child.before
+    child.send(ENTER)
+    child.expect("Python the service")
+    child.send(ENTER)
+    child.expect("GraphQL Order")
+    child.expect("Create this project")
+    child.send(ENTER)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    answers = yaml.safe_load((dest / ".copier-answers.yml").read_text())
+    assert answers["protocols"] == ["graphql"]
+    assert "api_versioning" not in answers
