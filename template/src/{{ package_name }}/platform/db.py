@@ -1,4 +1,5 @@
-"""The database: the shared MetaData, one async engine per process, units of work.
+"""The database: the shared MetaData, one async engine per process, units of work, and
+the platform's own tables (the outbox and the inbox of messaging).
 
 SQLite by default (a file, no infrastructure), PostgreSQL when DATABASE_URL says so.
 The schema is owned by Alembic (migrations/); nothing here creates tables.
@@ -8,8 +9,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
-from sqlalchemy import DateTime, Dialect, MetaData, event, text
+from sqlalchemy import JSON, DateTime, Dialect, Index, Integer, MetaData, String, Uuid, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -17,7 +19,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
@@ -64,6 +66,45 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class OutboxRow(Base):
+    """A domain event waiting for the relay (platform/outbox.py).
+
+    Written by the use case's unit of work beside the aggregate change, so the change
+    and its events commit, or roll back, together.  `sequence` orders the events; the
+    relay publishes each aggregate's events in that order.
+    """
+
+    __tablename__ = "outbox"
+
+    sequence: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[UUID] = mapped_column(Uuid, unique=True)
+    aggregate_type: Mapped[str] = mapped_column(String(100))
+    aggregate_id: Mapped[UUID] = mapped_column(Uuid)
+    event_type: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Filled in by the tracing work (W3C traceparent and friends); None until then.
+    trace_context: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (
+        # The relay's query: pending rows in sequence order.
+        Index("ix_outbox_sent_at_sequence", "sent_at", "sequence"),
+    )
+
+
+class InboxRow(Base):
+    """One event one consumer has handled: written in the handler's own transaction, so a
+    redelivered event is recognised and has one effect (platform/inbox.py)."""
+
+    __tablename__ = "inbox"
+
+    consumer: Mapped[str] = mapped_column(String(200), primary_key=True)
+    event_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Database:
