@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -290,21 +290,6 @@ def applies(question: Question, answers: Mapping[str, Any], template_root: Path)
     return bool(question.when)
 
 
-def missing(
-    questions: Mapping[str, Question], given: Mapping[str, Any], template_root: Path
-) -> list[str]:
-    """The questions that apply and have no answer in ``given``."""
-    answers: dict[str, Any] = {}
-    absent: list[str] = []
-    for name, question in questions.items():
-        if name in given:
-            answers[name] = normalise(question, given[name])
-        elif applies(question, answers, template_root):
-            absent.append(name)
-            answers[name] = default_for(question, answers, template_root)
-    return absent
-
-
 def check_keys(questions: Mapping[str, Question], given: Mapping[str, Any]) -> None:
     for key in given:
         if key not in questions:
@@ -312,29 +297,69 @@ def check_keys(questions: Mapping[str, Question], given: Mapping[str, Any]) -> N
             raise AnswerError(f"unknown answer {key!r}; the answers are: {known}")
 
 
+def check_given(questions: Mapping[str, Question], given: Mapping[str, Any]) -> dict[str, Any]:
+    """``given`` with every key known, every value normalised and valid: checked before
+    anything is asked, so a bad ``--data`` fails at once."""
+    check_keys(questions, given)
+    checked: dict[str, Any] = {}
+    for name, value in given.items():
+        checked[name] = normalise(questions[name], value)
+        if error := answer_error(questions[name], checked[name]):
+            raise AnswerError(error)
+    return checked
+
+
+Provide = Callable[[Question, Any, Mapping[str, Any]], Any]
+
+
+def walk(
+    questions: Mapping[str, Question],
+    given: Mapping[str, Any],
+    template_root: Path,
+    provide: Provide,
+) -> dict[str, Any]:
+    """The answers in copier's order: ``given`` (checked) as it is; every other question
+    that applies gets ``provide(question, its default, the answers so far)``."""
+    answers: dict[str, Any] = {}
+    for name, question in questions.items():
+        if name in given:
+            answers[name] = given[name]
+        elif applies(question, answers, template_root):
+            default = default_for(question, answers, template_root)
+            answers[name] = provide(question, default, answers)
+    return answers
+
+
+def missing(
+    questions: Mapping[str, Question], given: Mapping[str, Any], template_root: Path
+) -> list[str]:
+    """The questions that apply and have no answer in ``given`` (checked)."""
+    absent: list[str] = []
+
+    def note(question: Question, default: Any, _answers: Mapping[str, Any]) -> Any:
+        absent.append(question.name)
+        return default
+
+    walk(questions, given, template_root, note)
+    return absent
+
+
 def complete(
     questions: Mapping[str, Question], given: Mapping[str, Any], template_root: Path
 ) -> dict[str, Any]:
-    """``given`` normalised, validated and completed with defaults, in question order."""
-    check_keys(questions, given)
-    answers: dict[str, Any] = {}
-    for name, question in questions.items():
-        if name not in given and not applies(question, answers, template_root):
-            continue
-        value = (
-            normalise(question, given[name])
-            if name in given
-            else default_for(question, answers, template_root)
-        )
-        if error := answer_error(question, value):
-            if name == "package_name" and name not in given:
+    """``given`` checked and completed with valid defaults, in question order."""
+
+    def valid_default(question: Question, default: Any, answers: Mapping[str, Any]) -> Any:
+        if error := answer_error(question, default):
+            if question.name == "package_name":
                 error = (
                     f"{error} (it is derived from project_name "
                     f"{_show(answers['project_name'])}; or set package_name yourself)"
                 )
             raise AnswerError(error)
-        answers[name] = value
-    return answers
+        return default
+
+    return walk(questions, check_given(questions, given), template_root, valid_default)
 
 
 def load_answers_file(path: Path) -> dict[str, Any]:

@@ -4,12 +4,16 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
 from archgen import __version__
+
+if TYPE_CHECKING:
+    from archgen.answers import Question
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -32,15 +36,19 @@ def _interactive() -> bool:
         return False
 
 
-def _parse_data(pairs: tuple[str, ...]) -> dict[str, str]:
-    data: dict[str, str] = {}
+def _parse_data(questions: Mapping[str, Question], pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``--data KEY=VALUE`` pairs, each value read as its question's type."""
+    from archgen import answers as rules
+
+    data: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
+        key = key.strip()
+        if not sep or not key:
             raise BadInput(
                 f"--data {pair!r} is not KEY=VALUE; write e.g. --data domains=orders,payments"
             )
-        data[key.strip()] = value
+        data[key] = rules.parse_value(questions[key], value) if key in questions else value
     return data
 
 
@@ -130,15 +138,8 @@ def new(
         given: dict[str, Any] = {}
         if answers_file is not None:
             given.update(rules.load_answers_file(answers_file))
-        for key, text in _parse_data(data_pairs).items():
-            if key in questions:
-                given[key] = rules.parse_value(questions[key], text)
-            else:
-                given[key] = text
-        rules.check_keys(questions, given)
-        for key, value in given.items():
-            if error := rules.answer_error(questions[key], rules.normalise(questions[key], value)):
-                raise rules.AnswerError(error)
+        given.update(_parse_data(questions, data_pairs))
+        given = rules.check_given(questions, given)
 
         interactive = _interactive() and not defaults
         if interactive:
@@ -239,13 +240,7 @@ def update(
 
     questions = rules.load_questions(template_root())
     try:
-        given = {}
-        for key, text in _parse_data(data_pairs).items():
-            rules.check_keys(questions, {key: text})
-            value = rules.parse_value(questions[key], text)
-            if error := rules.answer_error(questions[key], value):
-                raise rules.AnswerError(error)
-            given[key] = value
+        given = rules.check_given(questions, _parse_data(questions, data_pairs))
         conflicts = render.update_project(project, data=given, vcs_ref=vcs_ref, conflict=conflict)
     except rules.AnswerError as error:
         raise BadInput(str(error)) from None

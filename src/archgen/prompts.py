@@ -29,17 +29,11 @@ def _validator(check: Callable[[str], str | None]) -> Validator:
 def ask_missing(
     questions: Mapping[str, Question], given: Mapping[str, Any], template_root: Path
 ) -> dict[str, Any]:
-    """Ask every question not in ``given``; returns all answers in question order."""
-    answers: dict[str, Any] = {}
-    for name, question in questions.items():
-        if name in given:
-            answers[name] = rules.normalise(question, given[name])
-            continue
-        if not rules.applies(question, answers, template_root):
-            continue
-        default = rules.default_for(question, answers, template_root)
-        answers[name] = _ask(question, default)
-    return answers
+    """Ask every question that applies and is not in ``given`` (checked); returns all
+    answers in question order."""
+    return rules.walk(
+        questions, given, template_root, lambda question, default, _answers: _ask(question, default)
+    )
 
 
 def _ask(question: Question, default: Any) -> Any:
