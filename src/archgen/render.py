@@ -85,13 +85,11 @@ def new_project(
         committed = git and _git_init(out)
         _place(out, dest)
         return Rendered(path=dest, files=files, committed=committed)
-    except OSError as error:
+    except BaseException as error:  # Ctrl-C too: nothing may be left behind
         if created_parent is not None:
             shutil.rmtree(created_parent, ignore_errors=True)
-        raise RenderError(f"cannot write the project: {_one_line(error)}") from None
-    except BaseException:
-        if created_parent is not None:
-            shutil.rmtree(created_parent, ignore_errors=True)
+        if isinstance(error, OSError):
+            raise RenderError(f"cannot write the project: {_one_line(error)}") from None
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -6,6 +6,7 @@ placed there by the wheel build); a source checkout uses the repository root.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from pathlib import Path
@@ -60,9 +61,13 @@ def export_template(root: Path, into: Path) -> Path:
     return into
 
 
+@functools.cache
 def jinja_environment(root: Path) -> SandboxedEnvironment:
     """The environment copier renders copier.yml's expressions in (same loader root and
-    default extension), so archgen can compute defaults exactly as copier will."""
+    default extension), so archgen can compute defaults exactly as copier will.
+
+    One per template root: it caches the compiled includes every default, `when` and
+    summary renders, which would otherwise be parsed again for each question."""
     return SandboxedEnvironment(
         loader=FileSystemLoader(str(root)),
         extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"],
