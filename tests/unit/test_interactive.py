@@ -27,6 +27,19 @@ def spawn(dest: Path) -> pexpect.spawn:
     )
 
 
+def accept(child: pexpect.spawn, *prompts: str) -> None:
+    """Take the default at each of these prompts, in order."""
+    for prompt in prompts:
+        child.expect(prompt)
+        child.send(ENTER)
+
+
+def exit_status(child: pexpect.spawn) -> int | None:
+    child.expect(pexpect.EOF)
+    child.close()
+    return child.exitstatus
+
+
 def test_interactive_run_validates_as_you_type_then_confirms(tmp_path: Path) -> None:
     dest = tmp_path / "shop"
     child = spawn(dest)
@@ -62,9 +75,7 @@ def test_interactive_run_validates_as_you_type_then_confirms(tmp_path: Path) -> 
     child.expect("Create this project")
     child.send(ENTER)
     child.expect("Next steps")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    assert exit_status(child) == 0
     answers = yaml.safe_load((dest / ".copier-answers.yml").read_text())
     assert answers["project_name"] == "Acme Shop"
     assert answers["package_name"] == "acme_shop"
@@ -77,40 +88,26 @@ def test_ctrl_c_at_a_prompt_writes_nothing(tmp_path: Path) -> None:
     child.expect("human name")
     child.sendintr()
     child.expect("nothing was written")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 130
+    assert exit_status(child) == 130
     assert list(tmp_path.iterdir()) == []
 
 
 def test_declining_the_summary_writes_nothing(tmp_path: Path) -> None:
     child = spawn(tmp_path / "shop")
-    child.expect("human name")
-    child.send(ENTER)
-    for prompt in ("package name", "One line", "Domain 1:"):
-        child.expect(prompt)
-        child.send(ENTER)
-    for prompt in ("deployed", "protocols", "version", "broker", "Python the service"):
-        child.expect(prompt)
-        child.send(ENTER)
+    accept(child, "human name", "package name", "One line", "Domain 1:", "deployed")
+    accept(child, "protocols", "version", "broker", "Python the service")
     child.expect("aggregate Order, REST /orders")
     child.expect("Create this project")
     child.send("n")
     child.expect("Cancelled; nothing was written")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 1
+    assert exit_status(child) == 1
     assert list(tmp_path.iterdir()) == []
 
 
 def test_choosing_graphql_only_skips_the_rest_versioning_question(tmp_path: Path) -> None:
     dest = tmp_path / "shop"
     child = spawn(dest)
-    child.expect("human name")
-    child.send(ENTER)
-    for prompt in ("package name", "One line", "Domain 1:", "deployed"):
-        child.expect(prompt)
-        child.send(ENTER)
+    accept(child, "human name", "package name", "One line", "Domain 1:", "deployed")
     child.expect("API protocols")
     child.send(" " + DOWN + " " + ENTER)  # untick rest, tick graphql
     child.expect("message broker")  # no "How REST clients choose an API version"
@@ -121,9 +118,7 @@ def test_choosing_graphql_only_skips_the_rest_versioning_question(tmp_path: Path
     child.expect("GraphQL Order")
     child.expect("Create this project")
     child.send(ENTER)
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    assert exit_status(child) == 0
     answers = yaml.safe_load((dest / ".copier-answers.yml").read_text())
     assert answers["protocols"] == ["graphql"]
     assert "api_versioning" not in answers
