@@ -181,3 +181,23 @@ def test_each_protocol_brings_its_files_and_only_those(
             assert (project / name).is_dir() == (protocol in protocols), name
     for always in ("src/my_service/platform/health.py", "tests/api/test_health.py"):
         assert (project / always).is_file()
+
+
+README_SECTIONS = {  # protocol: (its heading, a call example)
+    "rest": ("## REST\n", "curl -i -X POST http://127.0.0.1:8000/people"),
+    "graphql": ("## GraphQL\n", "mutation { createPerson("),
+    "grpc": ("## gRPC\n", "grpcurl -plaintext"),
+}
+
+
+@pytest.mark.parametrize(
+    "protocols", [["rest"], ["graphql"], ["grpc"], ["rest", "graphql", "grpc"]], ids="+".join
+)
+def test_readme_shows_how_to_call_each_chosen_protocol(
+    copie: Any, template_repo: Path, protocols: list[str]
+) -> None:
+    project = render(copie, template_repo, protocols=protocols, domains=["people"])
+    readme = (project / "README.md").read_text()
+    for protocol, (heading, example) in README_SECTIONS.items():
+        assert (heading in readme) == (protocol in protocols), heading
+        assert (example in readme) == (protocol in protocols), example
