@@ -1,4 +1,4 @@
-"""Create the platform's messaging tables: the outbox and the inbox.
+"""Create the platform's messaging tables: the outbox, the inbox and the dead letters.
 
 The first revision of the `platform` branch, beside one branch per domain; its id is
 fixed, so domains added later never rewrite it.  It lives in migrations/platform/, one
@@ -48,9 +48,23 @@ def upgrade() -> None:
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("consumer", "event_id", name=op.f("pk_inbox")),
     )
+    op.create_table(
+        "dead_letters",
+        sa.Column("consumer", sa.String(length=200), nullable=False),
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("event_type", sa.String(length=200), nullable=False),
+        sa.Column("aggregate_type", sa.String(length=100), nullable=False),
+        sa.Column("aggregate_id", sa.Uuid(), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("dead_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("consumer", "event_id", name=op.f("pk_dead_letters")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("dead_letters")
     op.drop_table("inbox")
     op.drop_index(op.f("ix_outbox_sent_at_sequence"), table_name="outbox")
     op.drop_table("outbox")

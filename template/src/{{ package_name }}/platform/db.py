@@ -1,5 +1,5 @@
 """The database: the shared MetaData, one async engine per process, units of work, and
-the platform's own tables (the outbox and the inbox of messaging).
+the platform's own tables (the outbox, inbox and dead letters of messaging).
 
 SQLite by default (a file, no infrastructure), PostgreSQL when DATABASE_URL says so.
 The schema is owned by Alembic (migrations/); nothing here creates tables.
@@ -11,7 +11,19 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import JSON, DateTime, Dialect, Index, Integer, MetaData, String, Uuid, event, text
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    Uuid,
+    event,
+    text,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -105,6 +117,24 @@ class InboxRow(Base):
     consumer: Mapped[str] = mapped_column(String(200), primary_key=True)
     event_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
     processed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class DeadLetterRow(Base):
+    """An event a reaction gave up on after its bounded attempts, with the last error: the
+    in-process bus's dead-letter queue (a broker keeps its own).  Replay one by handing
+    it to the reaction again, then delete the row."""
+
+    __tablename__ = "dead_letters"
+
+    consumer: Mapped[str] = mapped_column(String(200), primary_key=True)
+    event_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(200))
+    aggregate_type: Mapped[str] = mapped_column(String(100))
+    aggregate_id: Mapped[UUID] = mapped_column(Uuid)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    error: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer)
+    dead_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Database:

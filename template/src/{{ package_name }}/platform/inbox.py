@@ -6,9 +6,9 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .bus import Handler, Message
 from .clock import Clock, utcnow
 from .db import Database, InboxRow
+from .messages import Handler, Message
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ def idempotent(
     *,
     clock: Clock = utcnow,
 ) -> Handler:
-    """A bus handler that runs `handler` at most once per (consumer, event id)."""
+    """A message handler that runs `handler` at most once per (consumer, event id)."""
 
     async def handle(message: Message) -> None:
         # A write transaction from the start: on SQLite BEGIN IMMEDIATE serialises two

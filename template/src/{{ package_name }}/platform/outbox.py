@@ -4,8 +4,8 @@ relay publishes them afterwards.
 - `record_events` adds the events to the `outbox` table in the caller's unit of work:
   they commit with the change or not at all.
 - `OutboxRelay` publishes pending rows oldest first, each aggregate's events in
-  `sequence` order; a row is marked sent only after the publisher returned (the bus or
-  broker accepted it).  A failure leaves the row pending, counts the attempt, and holds
+  `sequence` order; a row is marked sent only after the publisher returned (the bus
+  handled it, or the broker confirmed it).  A failure leaves the row pending, counts the attempt, and holds
   back that aggregate's later events (so they never overtake it) until a backoff has
   passed.  At-least-once: a crash between publishing and marking sends the event again;
   consumers dedupe with the inbox.
@@ -24,10 +24,10 @@ from uuid import UUID, uuid4
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .bus import Message, Publisher
 from .clock import Clock, utcnow
 from .db import Database, OutboxRow
 from .events import DomainEvent, event_type, to_payload
+from .messages import Message, Publisher, TransportUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -88,11 +88,14 @@ class OutboxRelay:
     async def run(self, interval_seconds: float) -> None:
         """Pass after pass until `stop()`; a pass that fails is logged and retried."""
         while not self._stopping.is_set():
+            sent = 0
             try:
-                await self.run_once()
+                sent = await self.run_once()
             except Exception:
                 # The database may be away for a moment; the next pass tries again.
                 logger.exception("outbox relay pass failed")
+            if sent >= self._batch_size:
+                continue  # a full batch: there is likely more waiting, so no pause
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=interval_seconds)
 
@@ -109,24 +112,29 @@ class OutboxRelay:
             return await self._relay_pending()
 
     async def _relay_pending(self) -> int:
+        now = self._monotonic()
+        # Aggregates still backing off are left out of the query, so a batch is never
+        # filled with events that must wait while others could go.
+        waiting = {key for key, retry_at in self._retry_at.items() if retry_at > now}
+        query = select(OutboxRow).where(OutboxRow.sent_at.is_(None))
+        if waiting:
+            query = query.where(OutboxRow.aggregate_id.not_in({key[1] for key in waiting}))
         async with self._database.unit_of_work() as session:
             rows = list(
-                await session.scalars(
-                    select(OutboxRow)
-                    .where(OutboxRow.sent_at.is_(None))
-                    .order_by(OutboxRow.sequence)
-                    .limit(self._batch_size)
-                )
+                await session.scalars(query.order_by(OutboxRow.sequence).limit(self._batch_size))
             )
         held: set[AggregateKey] = set()
         sent = 0
         for row in rows:
             key = (row.aggregate_type, row.aggregate_id)
-            if key in held or self._retry_at.get(key, 0.0) > self._monotonic():
+            if key in held or key in waiting:
                 held.add(key)  # later events of this aggregate wait their turn
                 continue
             try:
                 await self._publish(_message(row))
+            except TransportUnavailable as error:
+                logger.warning("the broker is unavailable (%s); the outbox keeps the events", error)
+                break
             except Exception:
                 logger.exception("publishing %s %s failed", row.event_type, row.id)
                 held.add(key)
