@@ -243,7 +243,7 @@ def test_its_tests_pass_on_sqlite_and_postgresql_with_none_skipped(
     if project.messaging == "none":
         assert not BROKER_TESTS & set(report.names)
     else:
-        assert BROKER_TESTS <= set(report.names), "the broker tests did not run"
+        assert set(report.names) >= BROKER_TESTS, "the broker tests did not run"
     if project.messaging == "rabbitmq":
         assert "test_no_event_is_lost_when_the_line_to_the_broker_is_cut" in report.names
 
