@@ -22,6 +22,9 @@ POSTGRES_URL = os.environ.get(
     "ARCHGEN_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
 RABBITMQ_URL = os.environ.get("ARCHGEN_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+NATS_URL = os.environ.get("ARCHGEN_TEST_NATS_URL", "nats://127.0.0.1:4222")
+# Variables of archgen's own environment a generated project must not inherit.
+AMBIENT = {"VIRTUAL_ENV", "DATABASE_URL", "RABBITMQ_URL", "KAFKA_BOOTSTRAP_SERVERS", "NATS_URL"}
 
 
 def free_port() -> int:
@@ -102,8 +105,7 @@ class Project:
         return next(p.name for p in (self.path / "src").iterdir() if p.is_dir())
 
     def env(self, **extra: str) -> dict[str, str]:
-        ambient = {"VIRTUAL_ENV", "DATABASE_URL", "RABBITMQ_URL", "KAFKA_BOOTSTRAP_SERVERS"}
-        env = {k: v for k, v in os.environ.items() if k not in ambient}
+        env = {k: v for k, v in os.environ.items() if k not in AMBIENT}
         env["PATH"] = f"{self.path / '.venv' / 'bin'}{os.pathsep}{env['PATH']}"
         env["NAMESPACE"] = f"archgen_{os.getpid()}"
         env.update(extra)

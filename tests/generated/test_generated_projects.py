@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.generated.harness import POSTGRES_URL, RABBITMQ_URL, Project, Tansu, render
+from tests.generated.harness import NATS_URL, POSTGRES_URL, RABBITMQ_URL, Project, Tansu, render
 
 # Every non-empty protocol set with one domain, and the full set with three awkward
 # domains; both REST versionings, every supported Python, the longest domain name; each
@@ -40,10 +40,17 @@ MATRIX = {
         "api_versioning": "url",
         "python_version": "3.11",
     },
-    "rest-grpc-py313": {
+    "rest-grpc-nats-py313": {
         "project_name": "HTTP Gateway 2",
         "protocols": "rest,grpc",
         "domains": "CustomerLoyaltyRewards",
+        "messaging": "nats",
+        "python_version": "3.13",
+    },
+    "all-nats-py313": {
+        "protocols": "[rest, graphql, grpc]",
+        "domains": "[orders, payments]",
+        "messaging": "nats",
         "python_version": "3.13",
     },
     "graphql-grpc-py312": {
@@ -213,6 +220,8 @@ def broker_environment(project: Project, request: pytest.FixtureRequest) -> dict
     """The variable that points the project's broker tests at a real broker."""
     if project.messaging == "rabbitmq":
         return {"RABBITMQ_URL": RABBITMQ_URL}
+    if project.messaging == "nats":
+        return {"NATS_URL": NATS_URL}
     if project.messaging == "kafka":
         kafka: Tansu = request.getfixturevalue("kafka")
         return {"KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers}
@@ -244,7 +253,7 @@ def test_its_tests_pass_on_sqlite_and_postgresql_with_none_skipped(
         assert not BROKER_TESTS & set(report.names)
     else:
         assert set(report.names) >= BROKER_TESTS, "the broker tests did not run"
-    if project.messaging == "rabbitmq":
+    if project.messaging in ("rabbitmq", "nats"):
         assert "test_no_event_is_lost_when_the_line_to_the_broker_is_cut" in report.names
 
 

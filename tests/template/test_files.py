@@ -100,7 +100,7 @@ def test_python_version_sets_the_tool_docker_and_ci_targets(
     assert version in (project / ".github" / "workflows" / "ci.yml").read_text()
 
 
-@pytest.mark.parametrize("messaging", ["none", "rabbitmq", "kafka"])
+@pytest.mark.parametrize("messaging", ["none", "rabbitmq", "kafka", "nats"])
 def test_constraints_pin_every_dependency(copie: Any, template_repo: Path, messaging: str) -> None:
     project = render(copie, template_repo, messaging=messaging)
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
@@ -115,7 +115,7 @@ def test_constraints_pin_every_dependency(copie: Any, template_repo: Path, messa
         assert re.search(r"[<>=~]", requirement), f"{requirement} has no version range"
 
 
-@pytest.mark.parametrize("messaging", ["none", "rabbitmq", "kafka"])
+@pytest.mark.parametrize("messaging", ["none", "rabbitmq", "kafka", "nats"])
 def test_every_setting_is_documented_in_readme_and_env_example(
     copie: Any, template_repo: Path, messaging: str
 ) -> None:
@@ -138,6 +138,7 @@ def test_every_setting_is_documented_in_readme_and_env_example(
 MESSAGING_FILES = {
     "rabbitmq": ["src/my_service/platform/rabbitmq.py"],
     "kafka": ["src/my_service/platform/kafka.py"],
+    "nats": ["src/my_service/platform/nats.py"],
 }
 BROKER_TESTS = [
     "tests/broker/conftest.py",
@@ -146,7 +147,7 @@ BROKER_TESTS = [
 ]
 
 
-@pytest.mark.parametrize("messaging", ["none", "rabbitmq", "kafka"])
+@pytest.mark.parametrize("messaging", ["none", "rabbitmq", "kafka", "nats"])
 def test_each_broker_brings_its_transport_and_broker_tests_and_only_those(
     copie: Any, template_repo: Path, messaging: str
 ) -> None:
@@ -159,6 +160,7 @@ def test_each_broker_brings_its_transport_and_broker_tests_and_only_those(
     pyproject = (project / "pyproject.toml").read_text()
     assert ('"aio-pika' in pyproject) == (messaging == "rabbitmq")
     assert ('"aiokafka' in pyproject) == (messaging == "kafka")
+    assert ('"nats-py' in pyproject) == (messaging == "nats")
     for always in ("platform/bus.py", "platform/outbox.py", "platform/inbox.py", "platform/messaging.py"):
         assert (project / "src" / "my_service" / always).is_file(), always
 
@@ -221,7 +223,7 @@ def test_each_protocol_brings_its_files_and_only_those(
         assert (project / always).is_file(), always
 
 
-@pytest.mark.parametrize("messaging", ["none", "rabbitmq", "kafka"])
+@pytest.mark.parametrize("messaging", ["none", "rabbitmq", "kafka", "nats"])
 def test_every_project_commits_the_asyncapi_contract_of_its_events(
     copie: Any, template_repo: Path, messaging: str
 ) -> None:
@@ -235,9 +237,14 @@ def test_every_project_commits_the_asyncapi_contract_of_its_events(
     assert list(document["channels"]) == [f"line_items.{event}" for event in events]
     assert list(document["components"]["messages"]) == events
     channels = document["channels"].values()
-    assert {channel["address"] for channel in channels} == {"my_service.line_items"}
+    addresses = [channel["address"] for channel in channels]
+    if messaging == "nats":  # a subject per event type
+        assert addresses == [f"my_service.line_items.{event}" for event in events]
+    else:  # the domain's exchange, topic or name on the bus
+        assert set(addresses) == {"my_service.line_items"}
     bindings = {name for channel in channels for name in channel.get("bindings", {})}
-    assert bindings == {"none": set(), "rabbitmq": {"amqp"}, "kafka": {"kafka"}}[messaging]
+    expected = {"none": set(), "rabbitmq": {"amqp"}, "kafka": {"kafka"}, "nats": set()}
+    assert bindings == expected[messaging]
 
 
 README_SECTIONS = {  # protocol: (its heading, a call example)
