@@ -43,7 +43,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench_svc.platform.db import Database, OutboxRow
-from bench_svc.platform.messages import Message, encode, headers
+from bench_svc.platform.messages import Message, Subscription, encode, headers
 from bench_svc.platform.outbox import OutboxRelay
 from bench_svc.platform.rabbitmq import RabbitMqTransport
 
@@ -120,12 +120,18 @@ async def main():
     await asyncio.to_thread(command.upgrade, config, "heads")
     database = Database(url)
     transport = RabbitMqTransport(BROKER, namespace=namespace, max_attempts=5)
-    await transport.start(consume=False)
-    await transport.wait_ready(30)
-    figures = {"relay to RabbitMQ": [], "relay to a no-op publisher": [], "aio-pika alone": []}
 
     async def nothing(message):
         return None
+
+    # A reaction's quorum queue bound to the events, as in a service with a consumer
+    # (not consuming, so the queue only fills): each confirm then waits for a queue write,
+    # exactly as for the bare aio-pika baseline.
+    transport.subscribe(Subscription(group="bench", name="bench.sink", source="orders",
+                                     event_type="OrderCreated", handler=nothing))
+    await transport.start(consume=False)
+    await transport.wait_ready(30)
+    figures = {"relay to RabbitMQ": [], "relay to a no-op publisher": [], "aio-pika alone": []}
 
     try:
         for _ in range(RUNS):

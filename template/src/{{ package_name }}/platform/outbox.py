@@ -5,7 +5,7 @@ relay publishes them afterwards.
   they commit with the change or not at all.
 - `OutboxRelay` publishes pending rows oldest first, each aggregate's events in
   `sequence` order; a row is marked sent only after the publisher returned (the bus
-  handled it, or the broker confirmed it).  A failure leaves the row pending, counts the attempt, and holds
+  handled it, or the broker confirmed it); a pass marks its rows in one transaction.  A failure leaves the row pending, counts the attempt, and holds
   back that aggregate's later events (so they never overtake it) until a backoff has
   passed.  At-least-once: a crash between publishing and marking sends the event again;
   consumers dedupe with the inbox.
@@ -124,28 +124,32 @@ class OutboxRelay:
                 await session.scalars(query.order_by(OutboxRow.sequence).limit(self._batch_size))
             )
         held: set[AggregateKey] = set()
-        sent = 0
-        for row in rows:
-            key = (row.aggregate_type, row.aggregate_id)
-            if key in held or key in waiting:
-                held.add(key)  # later events of this aggregate wait their turn
-                continue
-            try:
-                await self._publish(_message(row))
-            except TransportUnavailable as error:
-                logger.warning("the broker is unavailable (%s); the outbox keeps the events", error)
-                break
-            except Exception:
-                logger.exception("publishing %s %s failed", row.event_type, row.id)
-                held.add(key)
-                self._back_off(key)
-                await self._count_attempt(row.sequence)
-                continue
-            self._failures.pop(key, None)
-            self._retry_at.pop(key, None)
-            await self._mark_sent(row.sequence)
-            sent += 1
-        return sent
+        sent: list[int] = []
+        try:
+            for row in rows:
+                key = (row.aggregate_type, row.aggregate_id)
+                if key in held or key in waiting:
+                    held.add(key)  # later events of this aggregate wait their turn
+                    continue
+                try:
+                    await self._publish(_message(row))
+                except TransportUnavailable as error:
+                    logger.warning("the broker is unavailable (%s); the outbox keeps them", error)
+                    break
+                except Exception:
+                    logger.exception("publishing %s %s failed", row.event_type, row.id)
+                    held.add(key)
+                    self._back_off(key)
+                    await self._count_attempt(row.sequence)
+                    continue
+                self._failures.pop(key, None)
+                self._retry_at.pop(key, None)
+                sent.append(row.sequence)
+        finally:
+            # One transaction for the pass, not one per event: a crash before it sends
+            # the pass's events again (at-least-once; the inbox absorbs them).
+            await self._mark_sent(sent)
+        return len(sent)
 
     def _back_off(self, key: AggregateKey) -> None:
         failures = self._failures.get(key, 0) + 1
@@ -153,11 +157,13 @@ class OutboxRelay:
         delay = min(self._backoff_seconds * 2 ** (failures - 1), self._max_backoff_seconds)
         self._retry_at[key] = self._monotonic() + delay
 
-    async def _mark_sent(self, sequence: int) -> None:
+    async def _mark_sent(self, sequences: list[int]) -> None:
+        if not sequences:
+            return
         async with self._database.unit_of_work(write=True) as session:
             await session.execute(
                 update(OutboxRow)
-                .where(OutboxRow.sequence == sequence)
+                .where(OutboxRow.sequence.in_(sequences))
                 .values(sent_at=self._clock(), attempts=OutboxRow.attempts + 1)
             )
 
