@@ -84,5 +84,24 @@ def next_steps(result: Rendered, answers: Mapping[str, Any]) -> str:
             "  make lint      # ruff and mypy (strict)",
             "  make test      # unit, API, contract and migration tests",
             f"  make run       # {_serves(answers)}",
+            *_broker_steps(answers),
         ]
     )
+
+
+# How to move the events of a generated service onto its broker: an example URL each.
+BROKER_EXAMPLES = {
+    "rabbitmq": "RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672/",
+    "kafka": "KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092",
+    "nats": "NATS_URL=nats://127.0.0.1:4222",
+}
+
+
+def _broker_steps(answers: Mapping[str, Any]) -> list[str]:
+    example = BROKER_EXAMPLES.get(answers.get("messaging", "none"))
+    if example is None:
+        return []
+    return [
+        f"  {example} make run   # events through {answers['messaging']}, not the in-process bus",
+        f"  {example} make test  # adds the broker tests (tests/broker)",
+    ]

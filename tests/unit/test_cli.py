@@ -281,3 +281,22 @@ def test_bad_protocol_sets_are_refused(tmp_path: Path, value: str, fragment: str
     result = run("new", str(tmp_path / "svc"), "--defaults", "--data", f"protocols={value}")
     assert_bad_input(result, fragment)
     assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("messaging", "variable"),
+    [("rabbitmq", "RABBITMQ_URL="), ("kafka", "KAFKA_BOOTSTRAP_SERVERS="), ("nats", "NATS_URL=")],
+)
+def test_next_steps_show_how_to_put_events_on_the_chosen_broker(
+    tmp_path: Path, messaging: str, variable: str
+) -> None:
+    with_broker = run(
+        "new", str(tmp_path / "b"), "--defaults", "--no-git", "-d", f"messaging={messaging}"
+    )
+    without = run("new", str(tmp_path / "n"), "--defaults", "--no-git")
+
+    assert with_broker.exit_code == 0, with_broker.output
+    assert f"{variable}" in with_broker.output and "make test" in with_broker.output
+    assert "in-process bus" not in without.output and variable not in without.output
+    answers = (tmp_path / "b" / ".copier-answers.yml").read_text()
+    assert f"messaging: {messaging}" in answers
