@@ -140,6 +140,11 @@ MESSAGING_FILES = {
     "kafka": ["src/my_service/platform/kafka.py"],
     "nats": ["src/my_service/platform/nats.py"],
 }
+BROKER_VARIABLES = {
+    "rabbitmq": "RABBITMQ_URL",
+    "kafka": "KAFKA_BOOTSTRAP_SERVERS",
+    "nats": "NATS_URL",
+}
 BROKER_TESTS = [
     "tests/broker/conftest.py",
     "tests/broker/test_delivery.py",
@@ -161,6 +166,9 @@ def test_each_broker_brings_its_transport_and_broker_tests_and_only_those(
     assert ('"aio-pika' in pyproject) == (messaging == "rabbitmq")
     assert ('"aiokafka' in pyproject) == (messaging == "kafka")
     assert ('"nats-py' in pyproject) == (messaging == "nats")
+    workflow = (project / ".github" / "workflows" / "ci.yml").read_text()
+    for broker, variable in BROKER_VARIABLES.items():  # its CI runs the broker tests
+        assert (f"{variable}:" in workflow) == (broker == messaging), variable
     for always in ("platform/bus.py", "platform/outbox.py", "platform/inbox.py", "platform/messaging.py"):
         assert (project / "src" / "my_service" / always).is_file(), always
 
