@@ -97,7 +97,8 @@ class OutboxRow(Base):
     event_type: Mapped[str] = mapped_column(String(200))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    # Filled in by the tracing work (W3C traceparent and friends); None until then.
+    # The W3C trace context the event was recorded in (platform/tracecontext.py), handed
+    # on in the broker message's headers; None outside a trace.
     trace_context: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -28,6 +28,7 @@ from .clock import Clock, utcnow
 from .db import Database, OutboxRow
 from .events import DomainEvent, event_type, to_payload
 from .messages import Message, Publisher, TransportUnavailable
+from .tracecontext import current_trace_context
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,9 @@ def record_events(
     aggregate_id: UUID,
     events: Iterable[DomainEvent],
 ) -> None:
-    """Add `events` to the outbox in the unit of work `session` belongs to."""
+    """Add `events` to the outbox in the unit of work `session` belongs to, with the
+    trace context they were recorded in."""
+    trace_context = current_trace_context()
     session.add_all(
         OutboxRow(
             id=uuid4(),
@@ -53,7 +56,7 @@ def record_events(
             event_type=event_type(event),
             payload=to_payload(event),
             occurred_at=event.occurred_at,
-            trace_context=None,
+            trace_context=trace_context,
             attempts=0,
         )
         for event in events
