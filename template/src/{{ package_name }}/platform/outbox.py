@@ -5,8 +5,9 @@ relay publishes them afterwards.
   they commit with the change or not at all.
 - `OutboxRelay` publishes pending rows oldest first, each aggregate's events in
   `sequence` order; a row is marked sent only after the publisher returned (the bus
-  handled it, or the broker confirmed it); a pass marks its rows in one transaction.  A failure leaves the row pending, counts the attempt, and holds
-  back that aggregate's later events (so they never overtake it) until a backoff has
+  handled it, or the broker confirmed it), and a pass marks its rows in one
+  transaction.  A failure leaves the row pending, counts the attempt, and holds back
+  that aggregate's later events (so they never overtake it) until a backoff has
   passed.  At-least-once: a crash between publishing and marking sends the event again;
   consumers dedupe with the inbox.
 - One relay at a time: on PostgreSQL a pass holds an advisory lock (`SKIP LOCKED` would
