@@ -23,8 +23,16 @@ POSTGRES_URL = os.environ.get(
 )
 RABBITMQ_URL = os.environ.get("ARCHGEN_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
 NATS_URL = os.environ.get("ARCHGEN_TEST_NATS_URL", "nats://127.0.0.1:4222")
+REDIS_URL = os.environ.get("ARCHGEN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 # Variables of archgen's own environment a generated project must not inherit.
-AMBIENT = {"VIRTUAL_ENV", "DATABASE_URL", "RABBITMQ_URL", "KAFKA_BOOTSTRAP_SERVERS", "NATS_URL"}
+AMBIENT = {
+    "VIRTUAL_ENV",
+    "DATABASE_URL",
+    "RABBITMQ_URL",
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "NATS_URL",
+    "REDIS_URL",
+}
 
 
 def free_port() -> int:
@@ -126,7 +134,17 @@ class Project:
         python = find_python(self.answers.get("python_version", "3.12"))
         self.run(uv(), "venv", "-q", "-p", python, ".venv")
         self.run(
-            uv(), "pip", "install", "-q", "-p", ".venv", "-c", "constraints.txt", "-e", ".[dev]"
+            uv(),
+            "pip",
+            "install",
+            "-q",
+            "-p",
+            ".venv",
+            "--compile-bytecode",  # the tests start servers: each would compile every import
+            "-c",
+            "constraints.txt",
+            "-e",
+            ".[dev]",
         )
 
     def pytest(self, *args: str, **env: str) -> Report:

@@ -12,7 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.generated.harness import NATS_URL, POSTGRES_URL, RABBITMQ_URL, Project, Tansu, render
+from tests.generated.harness import (
+    NATS_URL,
+    POSTGRES_URL,
+    RABBITMQ_URL,
+    REDIS_URL,
+    Project,
+    Tansu,
+    render,
+)
 
 # Every non-empty protocol set with one domain, and the full set with three awkward
 # domains; both REST versionings, every supported Python, the longest domain name; each
@@ -237,11 +245,28 @@ BROKER_TESTS = {
 }
 
 
+# What every generated project's own tests prove of its resilience, by name: each fault
+# injected (tests/resilience/), on every protocol it serves.
+RESILIENCE_TESTS = {
+    "test_a_dependency_that_recovers_is_retried_until_it_answers",
+    "test_the_breaker_opens_fails_fast_and_a_probe_closes_it",
+    "test_a_slow_dependency_times_out_at_the_configured_time",
+    "test_the_bulkhead_rejects_the_excess_at_once",
+    "test_a_5xx_is_retried_until_the_service_recovers",
+    "test_the_breaker_keeps_the_relay_off_a_broker_that_is_down",
+    "test_an_open_breaker_makes_it_degraded_not_unready",
+    "test_redis_away_makes_it_degraded_not_unready",
+    "test_sigterm_flushes_the_outbox_before_exiting",
+}
+
+
 @pytest.mark.parametrize("project", ALL, indirect=True)
 def test_its_tests_pass_on_sqlite_and_postgresql_with_none_skipped(
     project: Project, request: pytest.FixtureRequest
 ) -> None:
-    report = project.pytest(DATABASE_URL=POSTGRES_URL, **broker_environment(project, request))
+    report = project.pytest(
+        DATABASE_URL=POSTGRES_URL, REDIS_URL=REDIS_URL, **broker_environment(project, request)
+    )
     assert report.returncode == 0, report.output[-8000:]
     assert report.failures == report.errors == 0, report.output[-8000:]
     assert report.skipped == 0, (
@@ -250,6 +275,8 @@ def test_its_tests_pass_on_sqlite_and_postgresql_with_none_skipped(
     on_postgres = [name for name in report.names if "postgres" in name]
     assert on_postgres, "the integration tests did not run against PostgreSQL"
     assert report.tests > len(on_postgres)
+    functions = {name.split("[")[0] for name in report.names}
+    assert functions >= RESILIENCE_TESTS, RESILIENCE_TESTS - functions
     if project.messaging == "none":
         assert not BROKER_TESTS & set(report.names)
     else:

@@ -49,6 +49,10 @@ class InProcessBus:
     async def stop(self) -> None:
         """Nothing to disconnect: `publish` finishes its deliveries before returning."""
 
+    @property
+    def connected(self) -> bool:
+        return True  # it is in the process: there is nothing to lose
+
     async def publish(self, message: Message) -> None:
         """Hand the message to each subscription in turn.
 

@@ -1,14 +1,19 @@
 """The database: the shared MetaData, one async engine per process, units of work, and
-the platform's own tables (the outbox, inbox and dead letters of messaging).
+the platform's own tables (the outbox, inbox and dead letters of messaging, the
+idempotency keys of the APIs).
 
 SQLite by default (a file, no infrastructure), PostgreSQL when DATABASE_URL says so.
 The schema is owned by Alembic (migrations/); nothing here creates tables.
+
+`Database.run` is how use cases touch the database: one transaction, retried whole
+when the database failed it for a reason that goes away (see `is_transient`).
 """
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from sqlalchemy import (
@@ -24,7 +29,8 @@ from sqlalchemy import (
     event,
     text,
 )
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -34,6 +40,17 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Stable constraint names, so migrations written today still match the models tomorrow
 # and `alembic check` compares like with like on every backend.
@@ -138,11 +155,80 @@ class DeadLetterRow(Base):
     dead_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class IdempotencyKeyRow(Base):
+    """A request an API caller named with an idempotency key, and the result it got
+    (platform/idempotency.py).  Reserved in the use case's own transaction, so the key
+    and the effect it guards commit, or roll back, together."""
+
+    __tablename__ = "idempotency_keys"
+
+    principal: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    # sha256 of the operation and its canonical request: the same key on another
+    # request is the caller's mistake, not a retry.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    # {"result": <JSON snapshot>}, written before the transaction commits; never seen
+    # as None by another transaction.
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        # The purge's query: rows past their expiry.
+        Index("ix_idempotency_keys_expires_at", "expires_at"),
+    )
+
+
+Work = Callable[[AsyncSession], Awaitable[T]]
+
+# SQLSTATEs after which the same transaction, run again, may well succeed: serialization
+# failure and deadlock (PostgreSQL rolled us back to let another transaction through),
+# and the server going away (admin shutdown, crash, `pg_terminate_backend`).
+_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "57P01", "57P02", "57P03"})
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether the database failed a unit of work for a reason that may go away: a lost
+    connection, a serialization failure or deadlock, SQLite's busy timeout.  Never a
+    constraint violation or a domain error: those fail the same way every time."""
+    if not isinstance(error, DBAPIError) or isinstance(error, IntegrityError):
+        return False
+    if error.connection_invalidated:
+        return True
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if isinstance(sqlstate, str) and (sqlstate in _TRANSIENT_SQLSTATES or sqlstate[:2] == "08"):
+        return True  # class 08: connection exceptions
+    return "database is locked" in str(error.orig)
+
+
 class Database:
     """The engine plus the two session factories: reads and writes."""
 
-    def __init__(self, url: str, *, echo: bool = False, sqlite_busy_timeout_ms: int = 5000) -> None:
-        self.engine: AsyncEngine = create_async_engine(url, echo=echo, pool_pre_ping=True)
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        sqlite_busy_timeout_ms: int = 5000,
+        retry_attempts: int = 3,
+        retry_backoff_seconds: float = 0.05,
+        pool_size: int = 10,
+        max_overflow: int = 10,
+        pool_timeout_seconds: float = 2.0,
+    ) -> None:
+        # The pool is the database's bulkhead: at most pool_size + max_overflow
+        # connections, and a unit of work that finds none within the timeout fails fast
+        # (503) instead of queueing.  SQLite is one file with one writer: its default pool.
+        sized: dict[str, Any] = {}
+        if make_url(url).get_backend_name() != "sqlite":
+            sized = {
+                "pool_size": pool_size,
+                "max_overflow": max_overflow,
+                "pool_timeout": pool_timeout_seconds,
+            }
+        self.engine: AsyncEngine = create_async_engine(url, echo=echo, pool_pre_ping=True, **sized)
+        self.retry_attempts = retry_attempts
+        self._retry_backoff_seconds = retry_backoff_seconds
         if self.engine.dialect.name == "sqlite":
             _configure_sqlite(self.engine, busy_timeout_ms=sqlite_busy_timeout_ms)
         self._reads = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -157,6 +243,29 @@ class Database:
         async with sessions() as session, session.begin():
             yield session
 
+    async def run(self, work: Work[T], *, write: bool = False) -> T:
+        """`work(session)` in one unit of work, run again from the start (new session,
+        new transaction) while it fails with a transient error, `retry_attempts` tries
+        at most, with exponential backoff and full jitter between them.
+
+        `work` must be safe to run again: everything it changes goes through the
+        session, which rolled back.  An aggregate built before `run` keeps its id, so a
+        commit whose answer was lost and that did happen fails the retry with an
+        IntegrityError rather than writing twice.
+        """
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.retry_attempts),
+            wait=wait_random_exponential(multiplier=self._retry_backoff_seconds, max=2.0),
+            retry=retry_if_exception(is_transient),
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                async with self.unit_of_work(write=write) as session:
+                    return await work(session)
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
     async def ping(self) -> None:
         """Raise unless the database answers a trivial query."""
         async with self.engine.connect() as connection:
@@ -164,6 +273,11 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _log_retry(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    logger.warning("unit of work attempt %d failed, retrying: %s", state.attempt_number, error)
 
 
 def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:

@@ -34,6 +34,11 @@ class ConcurrencyConflict(DomainError):
     """Someone else changed the aggregate between our read and our write."""
 
 
+class IdempotencyKeyReused(DomainError):
+    """The idempotency key came with a different request than the one it first named:
+    a client bug (a retry sends the same request), never retried with the same key."""
+
+
 class ValidationFailed(DomainError):
     """The input breaks an invariant of the domain."""
 

@@ -68,6 +68,10 @@ class Transport(Protocol):
     async def start(self, *, consume: bool) -> None:
         """Connect (in the background when a broker is away) and, if `consume`, deliver."""
 
+    @property
+    def connected(self) -> bool:
+        """Whether it can take messages now (for /readyz's report; never blocks)."""
+
     async def publish(self, message: Message) -> None:
         """Return only once the message is safe (the broker confirmed it); else raise."""
 

@@ -29,6 +29,7 @@ from .clock import Clock, utcnow
 from .db import Database, OutboxRow
 from .events import DomainEvent, event_type, to_payload
 from .messages import Message, Publisher, TransportUnavailable
+from .resilience import DependencyUnavailable
 from .tracecontext import current_trace_context
 
 logger = logging.getLogger(__name__)
@@ -137,7 +138,8 @@ class OutboxRelay:
                     continue
                 try:
                     await self._publish(_message(row))
-                except TransportUnavailable as error:
+                except (TransportUnavailable, DependencyUnavailable) as error:
+                    # Down, breaker open, or too slow: the broker's state, not the event's.
                     logger.warning("the broker is unavailable (%s); the outbox keeps them", error)
                     break
                 except Exception:
