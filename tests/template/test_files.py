@@ -231,6 +231,59 @@ def test_each_protocol_brings_its_files_and_only_those(
         assert (project / always).is_file(), always
 
 
+RESILIENCE_FILES = [
+    "src/my_service/platform/resilience.py",
+    "src/my_service/platform/clients.py",
+    "src/my_service/platform/deadlines.py",
+    "src/my_service/platform/principal.py",
+    "src/my_service/platform/idempotency.py",
+    "src/my_service/platform/protection.py",
+    "src/my_service/platform/ratelimit.py",
+    "src/my_service/platform/shedding.py",
+    "migrations/platform/platform_0002_idempotency.py",
+    "tests/resilience/test_policy.py",
+    "tests/resilience/test_client.py",
+    "tests/resilience/test_broker_policy.py",
+    "tests/resilience/test_database_retry.py",
+    "tests/resilience/test_readiness.py",
+    "tests/resilience/test_ratelimit.py",
+    "tests/resilience/test_shedding.py",
+    "tests/resilience/test_shutdown.py",
+]
+# Proofs that go through one protocol: each project has those of the protocols it serves.
+RESILIENCE_PROTOCOL_FILES = {
+    "rest": ["tests/resilience/test_idempotency.py"],
+    "graphql": ["tests/graphql/test_idempotency.py"],
+    "grpc": [
+        "src/my_service/platform/grpc_protection.py",
+        "tests/grpc/test_idempotency.py",
+        "tests/grpc/test_protection.py",
+        "tests/grpc/test_deadlines.py",
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    "protocols", [["rest"], ["graphql"], ["grpc"], ["rest", "graphql", "grpc"]], ids="+".join
+)
+def test_every_project_has_resilience_and_its_proofs_for_each_protocol(
+    copie: Any, template_repo: Path, protocols: list[str]
+) -> None:
+    project = render(copie, template_repo, protocols=protocols, domains=["people"])
+    for name in RESILIENCE_FILES:
+        assert (project / name).is_file(), name
+    for protocol, files in RESILIENCE_PROTOCOL_FILES.items():
+        for name in files:
+            assert (project / name).is_file() == (protocol in protocols), name
+    # Its CI runs the Redis tests against a Redis service, and so can `make`.
+    workflow = (project / ".github" / "workflows" / "ci.yml").read_text()
+    assert "REDIS_URL:" in workflow
+    assert "redis:" in workflow
+    assert "test-redis:" in (project / "Makefile").read_text()
+    markers = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["markers"]
+    assert any(marker.startswith("redis:") for marker in markers)
+
+
 @pytest.mark.parametrize("messaging", ["none", "rabbitmq", "kafka", "nats"])
 def test_every_project_commits_the_asyncapi_contract_of_its_events(
     copie: Any, template_repo: Path, messaging: str
