@@ -245,8 +245,8 @@ BROKER_TESTS = {
 }
 
 
-# What every generated project's own tests prove of its resilience, by name: each fault
-# injected (tests/resilience/), on every protocol it serves.
+# What every generated project's own tests prove of its resilience, by name (each fault
+# injected, tests/resilience/), and of its metrics.
 RESILIENCE_TESTS = {
     "test_a_dependency_that_recovers_is_retried_until_it_answers",
     "test_the_breaker_opens_fails_fast_and_a_probe_closes_it",
@@ -257,6 +257,8 @@ RESILIENCE_TESTS = {
     "test_an_open_breaker_makes_it_degraded_not_unready",
     "test_redis_away_makes_it_degraded_not_unready",
     "test_sigterm_flushes_the_outbox_before_exiting",
+    "test_each_request_is_counted_and_timed_by_its_route",
+    "test_a_pass_reports_what_is_waiting_and_for_how_long",
 }
 
 

@@ -240,6 +240,7 @@ RESILIENCE_FILES = [
     "src/my_service/platform/protection.py",
     "src/my_service/platform/ratelimit.py",
     "src/my_service/platform/shedding.py",
+    "src/my_service/platform/metrics.py",
     "migrations/platform/platform_0002_idempotency.py",
     "tests/resilience/test_policy.py",
     "tests/resilience/test_client.py",

@@ -20,8 +20,10 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
+from prometheus_client import Gauge
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +35,12 @@ from .resilience import DependencyUnavailable
 from .tracecontext import current_trace_context
 
 logger = logging.getLogger(__name__)
+
+PENDING = Gauge("outbox_pending_events", "Events in the outbox not yet published")
+OLDEST_AGE = Gauge(
+    "outbox_oldest_pending_age_seconds",
+    "Age of the oldest event not yet published (0 when none is waiting)",
+)
 
 # The advisory lock's key.  PostgreSQL scopes advisory locks to a database, so services
 # sharing a server never contend for it.
@@ -114,7 +122,29 @@ class OutboxRelay:
             if not ours:
                 logger.debug("another relay holds the outbox lock")
                 return 0
-            return await self._relay_pending()
+            sent = await self._relay_pending()
+            await self._measure_backlog()
+            return sent
+
+    async def _measure_backlog(self) -> None:
+        """The outbox's size and the age of its oldest pending event, as metrics: the
+        signal that events are not leaving (the broker is away, or the relay is slow)."""
+        async with self._database.unit_of_work() as session:
+            count, oldest = (
+                await session.execute(
+                    select(func.count(), func.min(OutboxRow.occurred_at)).where(
+                        OutboxRow.sent_at.is_(None)
+                    )
+                )
+            ).one()
+        PENDING.set(count)
+        age = 0.0
+        if oldest is not None:
+            # SQLite's MIN() hands back text, not the column type: read it as the column does.
+            occurred = oldest if isinstance(oldest, datetime) else datetime.fromisoformat(oldest)
+            occurred = occurred if occurred.tzinfo else occurred.replace(tzinfo=UTC)
+            age = max((self._clock() - occurred).total_seconds(), 0.0)
+        OLDEST_AGE.set(age)
 
     async def _relay_pending(self) -> int:
         now = self._monotonic()
