@@ -80,12 +80,8 @@ class ServiceClient:
         safe_to_repeat = method in IDEMPOTENT_METHODS or idempotency_key is not None
 
         async def attempt() -> httpx.Response:
+            timeout = self.policy.attempt_timeout()
             left = remaining()
-            timeout = (
-                self.policy.config.timeout_seconds
-                if left is None
-                else min(self.policy.config.timeout_seconds, left)
-            )
             if left is not None:
                 headers[DEADLINE_HEADER] = str(max(int(left * 1000), 1))
             response = await self._client.request(

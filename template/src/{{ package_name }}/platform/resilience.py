@@ -237,6 +237,16 @@ def is_transient(error: BaseException) -> bool:
 
 
 @dataclass(frozen=True)
+class BreakerConfig:
+    """The sizes of a circuit breaker (see CircuitBreaker)."""
+
+    failure_rate: float
+    window: int
+    minimum_calls: int
+    cooldown_seconds: float
+
+
+@dataclass(frozen=True)
 class PolicyConfig:
     """The sizes of a policy; `None` switches a part off."""
 
@@ -245,7 +255,7 @@ class PolicyConfig:
     retry_attempts: int
     backoff_seconds: float
     backoff_max_seconds: float
-    breaker: dict[str, float] | None
+    breaker: BreakerConfig | None
     bulkhead: tuple[int, float] | None
 
     @classmethod
@@ -257,12 +267,12 @@ class PolicyConfig:
             backoff_seconds=settings.retry_backoff_seconds,
             backoff_max_seconds=settings.retry_backoff_max_seconds,
             breaker=(
-                {
-                    "failure_rate": settings.breaker_failure_rate,
-                    "window": settings.breaker_window,
-                    "minimum_calls": settings.breaker_minimum_calls,
-                    "cooldown_seconds": settings.breaker_cooldown_seconds,
-                }
+                BreakerConfig(
+                    failure_rate=settings.breaker_failure_rate,
+                    window=settings.breaker_window,
+                    minimum_calls=settings.breaker_minimum_calls,
+                    cooldown_seconds=settings.breaker_cooldown_seconds,
+                )
                 if settings.breaker_enabled
                 else None
             ),
@@ -299,10 +309,10 @@ class Policy:
             if config.breaker is None
             else CircuitBreaker(
                 dependency,
-                failure_rate=config.breaker["failure_rate"],
-                window=int(config.breaker["window"]),
-                minimum_calls=int(config.breaker["minimum_calls"]),
-                cooldown_seconds=config.breaker["cooldown_seconds"],
+                failure_rate=config.breaker.failure_rate,
+                window=config.breaker.window,
+                minimum_calls=config.breaker.minimum_calls,
+                cooldown_seconds=config.breaker.cooldown_seconds,
             )
         )
 
@@ -371,11 +381,15 @@ class Policy:
                 return await self._timed(attempt)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
-    async def _timed(self, attempt: Callable[[], Awaitable[T]]) -> T:
+    def attempt_timeout(self) -> float:
+        """This attempt's timeout: the policy's, shortened to what the deadline leaves."""
         left = remaining()
-        seconds = (
+        return (
             self.config.timeout_seconds if left is None else min(self.config.timeout_seconds, left)
         )
+
+    async def _timed(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        seconds = self.attempt_timeout()
         if seconds <= 0:
             raise CallTimedOut(self.dependency, "no time left before the deadline")
         try:
