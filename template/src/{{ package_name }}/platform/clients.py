@@ -12,13 +12,19 @@ the dependency's resilience policy (platform/resilience.py).
 - A request that is not idempotent (POST, PATCH) is retried only with an
   `idempotency_key`, which it then carries as `Idempotency-Key` so the other side
   applies it once, or when the connection was never made (nothing was sent).
+- The request id being served travels on in `X-Request-ID`.
+- Each attempt is a client span (OpenTelemetry's httpx instrumentation) and carries
+  `traceparent`, so the other service's spans join the caller's trace.
 """
 
 from typing import Any
 
 import httpx
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
+from . import telemetry
 from .deadlines import DEADLINE_HEADER
+from .logs import current_request_id
 from .resilience import Policy, Resilience, is_transient, remaining
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -63,6 +69,9 @@ class ServiceClient:
         self.dependency = dependency
         self.policy = policy
         self._client = httpx.AsyncClient(base_url=base_url, transport=transport, headers=headers)
+        if telemetry.enabled():
+            # A client span per attempt, whose traceparent the other service continues.
+            HTTPXClientInstrumentor.instrument_client(self._client)
 
     async def request(
         self,
@@ -77,6 +86,9 @@ class ServiceClient:
         headers = dict(kwargs.pop("headers", None) or {})
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
+        request_id = current_request_id()
+        if request_id is not None:
+            headers.setdefault("X-Request-ID", request_id)  # one id in both services' logs
         safe_to_repeat = method in IDEMPOTENT_METHODS or idempotency_key is not None
 
         async def attempt() -> httpx.Response:

@@ -18,6 +18,8 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..settings import Settings
+
 PATH = "/metrics"
 UNMATCHED = "<unmatched>"
 
@@ -34,9 +36,11 @@ DURATION = Histogram(
 )
 
 
-def install(app: FastAPI) -> None:
-    """Measure every HTTP request and serve `/metrics` (left out of the API contract)."""
-    app.add_middleware(MetricsMiddleware)
+def install(app: FastAPI, settings: Settings) -> None:
+    """Measure every HTTP request (unless METRICS_ENABLED is off) and serve `/metrics`
+    (left out of the API contract)."""
+    if settings.metrics_enabled:
+        app.add_middleware(MetricsMiddleware)
     app.add_api_route(PATH, scrape, methods=["GET"], include_in_schema=False)
 
 

@@ -32,7 +32,7 @@ from .db import Database, OutboxRow
 from .events import DomainEvent, event_type, to_payload
 from .messages import Message, Publisher, TransportUnavailable
 from .resilience import DependencyUnavailable
-from .tracecontext import current_trace_context
+from .tracecontext import current_trace_context, publishing
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +167,8 @@ class OutboxRelay:
                     held.add(key)  # later events of this aggregate wait their turn
                     continue
                 try:
-                    await self._publish(_message(row))
+                    with publishing(_message(row)) as message:
+                        await self._publish(message)
                 except (TransportUnavailable, DependencyUnavailable) as error:
                     # Down, breaker open, or too slow: the broker's state, not the event's.
                     logger.warning("the broker is unavailable (%s); the outbox keeps them", error)
