@@ -19,11 +19,11 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-BIN = Path(sys.executable).parent
+from generated import render_and_install  # this folder: scripts run as `python benchmarks/...`
+
 POSTGRES_URL = os.environ.get(
     "ARCHGEN_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
@@ -172,39 +172,15 @@ def main() -> None:
     parser.add_argument("--aggregates", type=int, default=200)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    from uv import find_uv_bin
-
-    uv = find_uv_bin()
     with tempfile.TemporaryDirectory() as scratch:
         project = Path(scratch) / "bench"
-        subprocess.run(
-            [
-                str(BIN / "archgen"),
-                "new",
-                str(project),
-                "--defaults",
-                "--no-git",
-                "-y",
-                "--data",
-                "project_name=bench-svc",
-                "--data",
-                "messaging=rabbitmq",
-                "--data",
-                "domains=orders",
-            ],
-            check=True,
-            capture_output=True,
-        )
-        subprocess.run([uv, "venv", "-q", ".venv"], cwd=project, check=True)
-        subprocess.run(
-            [uv, "pip", "install", "-q", "-p", ".venv", "-c", "constraints.txt", "-e", "."],
-            cwd=project,
-            check=True,
+        python = render_and_install(
+            project, project_name="bench-svc", messaging="rabbitmq", domains="orders"
         )
         (project / "measure.py").write_text(MEASURE)
         subprocess.run(
             [
-                str(project / ".venv" / "bin" / "python"),
+                str(python),
                 "measure.py",
                 POSTGRES_URL,
                 RABBITMQ_URL,

@@ -109,6 +109,12 @@ class Project:
         return self.answers.get("messaging", "none")
 
     @property
+    def protocols(self) -> set[str]:
+        """The answer as given: `rest,grpc` or `[rest, graphql, grpc]` (default: REST)."""
+        raw = self.answers.get("protocols", "rest")
+        return {name.strip(" []'\"") for name in raw.split(",") if name.strip(" []'\"")}
+
+    @property
     def package(self) -> str:
         return next(p.name for p in (self.path / "src").iterdir() if p.is_dir())
 

@@ -262,6 +262,29 @@ RESILIENCE_TESTS = {
 }
 
 
+# Issue 6's proofs: every project has these; REST projects trace a request end to end
+# (the broker projects through their broker too); gRPC projects prove their interceptor.
+OBSERVABILITY_TESTS = {
+    "test_a_request_is_a_span_named_by_its_route",
+    "test_the_callers_traceparent_makes_it_a_child",
+    "test_events_keep_the_trace_context_they_were_recorded_in",
+    "test_a_failing_reaction_is_retried_until_it_succeeds",
+    "test_each_attempt_is_a_client_span_whose_context_travels_downstream",
+    "test_sigterm_exports_the_spans_still_in_memory",
+    "test_the_default_sampler_follows_the_caller_and_keeps_one_trace_in_ten",
+    "test_a_line_in_a_span_carries_its_trace_and_span_ids",
+    "test_secrets_never_reach_the_output",
+}
+OBSERVABILITY_PROTOCOL_TESTS = {
+    "rest": {"test_one_trace_from_the_request_to_the_reaction"},
+    "grpc": {
+        "test_each_call_is_counted_by_method_and_code_and_timed",
+        "test_a_callers_traceparent_makes_the_span_its_child",
+        "test_health_is_not_serving_while_the_database_is_away_and_serving_once_back",
+    },
+}
+
+
 @pytest.mark.parametrize("project", ALL, indirect=True)
 def test_its_tests_pass_on_sqlite_and_postgresql_with_none_skipped(
     project: Project, request: pytest.FixtureRequest
@@ -279,6 +302,14 @@ def test_its_tests_pass_on_sqlite_and_postgresql_with_none_skipped(
     assert report.tests > len(on_postgres)
     functions = {name.split("[")[0] for name in report.names}
     assert functions >= RESILIENCE_TESTS, RESILIENCE_TESTS - functions
+    observability = OBSERVABILITY_TESTS.union(
+        *(
+            tests
+            for protocol, tests in OBSERVABILITY_PROTOCOL_TESTS.items()
+            if protocol in project.protocols
+        )
+    )
+    assert functions >= observability, observability - functions
     if project.messaging == "none":
         assert not BROKER_TESTS & set(report.names)
     else:

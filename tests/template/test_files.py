@@ -285,6 +285,42 @@ def test_every_project_has_resilience_and_its_proofs_for_each_protocol(
     assert any(marker.startswith("redis:") for marker in markers)
 
 
+OBSERVABILITY_FILES = [
+    "src/my_service/platform/telemetry.py",
+    "src/my_service/platform/tracing.py",
+    "src/my_service/platform/tracecontext.py",
+    "src/my_service/platform/logs.py",
+    "src/my_service/platform/metrics.py",
+    "tests/unit/test_telemetry.py",
+    "tests/unit/test_logs.py",
+    "tests/api/test_tracing.py",
+    "tests/api/test_request_id.py",
+]
+OBSERVABILITY_PROTOCOL_FILES = {
+    # The end-to-end trace goes in through REST; gRPC has its own interceptor and proofs.
+    "rest": ["tests/messaging/test_trace.py"],
+    "grpc": ["src/my_service/platform/grpc_observability.py", "tests/grpc/test_observability.py"],
+}
+
+
+@pytest.mark.parametrize(
+    "protocols", [["rest"], ["graphql"], ["grpc"], ["rest", "graphql", "grpc"]], ids="+".join
+)
+def test_every_project_is_observable_and_proves_it_for_each_protocol(
+    copie: Any, template_repo: Path, protocols: list[str]
+) -> None:
+    project = render(copie, template_repo, protocols=protocols, domains=["people"])
+    for name in OBSERVABILITY_FILES:
+        assert (project / name).is_file(), name
+    for protocol, files in OBSERVABILITY_PROTOCOL_FILES.items():
+        for name in files:
+            assert (project / name).is_file() == (protocol in protocols), name
+    readme = (project / "README.md").read_text()
+    for variable in ("OTEL_TRACES_EXPORTER", "OTEL_TRACES_SAMPLER", "METRICS_ENABLED", "LOG_FORMAT"):
+        assert variable in readme, variable
+    assert ("grpc_server_handled_total" in readme) == ("grpc" in protocols)
+
+
 @pytest.mark.parametrize("messaging", ["none", "rabbitmq", "kafka", "nats"])
 def test_every_project_commits_the_asyncapi_contract_of_its_events(
     copie: Any, template_repo: Path, messaging: str

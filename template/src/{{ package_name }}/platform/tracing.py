@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.trace import SpanKind, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -31,6 +32,10 @@ FASTAPI_TELEMETRY: TelemetryConfig = {
     "logs": False,
     "operation_spans": False,
 }
+
+# Probes and scrapes: every few seconds on every replica, asked for by no user.  They are
+# counted by the metrics but never traced, their database pings included.
+UNTRACED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 # Only these headers carry trace context (W3C Trace Context and Baggage).
 PROPAGATION_HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
@@ -62,6 +67,10 @@ class TracingMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if scope["path"] in UNTRACED_PATHS:
+            with suppress_instrumentation():
+                await self.app(scope, receive, send)
             return
         method = scope["method"]
         status = 500  # what the client sees if the app fails before it answers
