@@ -39,38 +39,40 @@ def stored_context(message: Message) -> Context:
 @contextmanager
 def publishing(message: Message) -> Iterator[Message]:
     """The relay's publish span; yields the message to send, carrying that span's context."""
-    with tracer.start_as_current_span(
+    with _span(
         f"publish {message.event_type}",
-        context=stored_context(message),
-        kind=SpanKind.PRODUCER,
-    ) as span:
-        if span.is_recording():
-            span.set_attributes(
-                {
-                    "messaging.operation.type": "send",
-                    "messaging.destination.name": message.event_type,
-                    "messaging.message.id": str(message.id),
-                }
-            )
+        SpanKind.PRODUCER,
+        message,
+        {"messaging.operation.type": "send"},
+    ):
         yield replace(message, trace_context=current_trace_context())
 
 
 @contextmanager
 def consuming(subscription: Subscription, message: Message) -> Iterator[None]:
     """One reaction's handling of `message`: a child of the span that published it."""
-    with tracer.start_as_current_span(
-        f"process {message.event_type}",
-        context=stored_context(message),
-        kind=SpanKind.CONSUMER,
-    ) as span:
+    attributes = {
+        "messaging.operation.type": "process",
+        "messaging.consumer.group.name": subscription.group,
+        "messaging.consumer.name": subscription.name,
+    }
+    with _span(f"process {message.event_type}", SpanKind.CONSUMER, message, attributes):
+        yield
+
+
+@contextmanager
+def _span(
+    name: str, kind: SpanKind, message: Message, attributes: dict[str, str]
+) -> Iterator[None]:
+    """A span of `message`'s journey, the child of the context it carries (else a root);
+    attributes are set only when it is recorded (sampled)."""
+    with tracer.start_as_current_span(name, context=stored_context(message), kind=kind) as span:
         if span.is_recording():
             span.set_attributes(
                 {
-                    "messaging.operation.type": "process",
                     "messaging.destination.name": message.event_type,
                     "messaging.message.id": str(message.id),
-                    "messaging.consumer.group.name": subscription.group,
-                    "messaging.consumer.name": subscription.name,
+                    **attributes,
                 }
             )
         yield
