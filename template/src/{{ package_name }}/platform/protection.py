@@ -67,6 +67,13 @@ def install(app: FastAPI, settings: Settings) -> None:
         app.add_middleware(SheddingMiddleware, gate=protection.gate)
 
 
+async def connect(app: FastAPI) -> None:
+    """Connect what `install` made (the rate limiter's Redis) before the first request."""
+    protection: Protection = app.state.protection
+    if protection.rate_limiter is not None:
+        await protection.rate_limiter.connect()
+
+
 async def close(app: FastAPI) -> None:
     """Release what `install` opened (the Redis connections); the lifespan's last step."""
     protection: Protection = app.state.protection

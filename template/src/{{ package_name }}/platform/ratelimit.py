@@ -42,6 +42,7 @@ REJECTIONS = Counter(
 # as down rather than slowing every call.  After a failure the limiter does not try
 # Redis again for BACKOFF_SECONDS, so an outage costs one slow call a second, not all.
 STORAGE_TIMEOUT_SECONDS = 0.25
+CONNECT_TIMEOUT_SECONDS = 2.0  # at startup only: see RateLimiter.connect
 BACKOFF_SECONDS = 1.0
 WARN_EVERY_SECONDS = 60.0
 STORAGE_ERRORS = (StorageError, RedisError, OSError, TimeoutError)
@@ -105,7 +106,7 @@ class RateLimiter:
         pool = ConnectionPool.from_url(
             settings.redis_url,
             socket_timeout=STORAGE_TIMEOUT_SECONDS,
-            socket_connect_timeout=STORAGE_TIMEOUT_SECONDS,
+            socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
             retry=Retry(NoBackoff(), retries=0),
         )
         storage = RedisStorage(
@@ -115,6 +116,18 @@ class RateLimiter:
             connection_pool=pool,  # type: ignore[arg-type]  # annotated narrower than it takes
         )
         return cls(storage, limits, pool=pool)
+
+    async def connect(self) -> None:
+        """Open a connection to Redis before the first call counts: making one (and the
+        handshake) may not fit in a call's STORAGE_TIMEOUT_SECONDS on a busy host, and
+        that call would then go through unlimited.  Redis away: logged, calls go through."""
+        if self._pool is None:
+            return
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
+                await self._storage.check()
+        except STORAGE_ERRORS as exc:
+            self._failed(exc)
 
     async def hit(self, principal: str) -> Quota | None:
         """Count one call of `principal`; None when the count is unknown (Redis is down)."""
